@@ -1,0 +1,56 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { controlTable, eventsTable, localTableName, usersTable } from '../../shared/storage/table-definitions.js';
+
+/** Names and endpoints of the local stack. The stand-ins accept any credentials. */
+export const LOCAL_REGION = 'us-east-1';
+// s3rver accepts only this key pair (it does not check signatures); DynamoDB Local accepts any.
+export const localCredentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+export const LOCAL_BUCKET = 'roster-data';
+export const localTables = {
+  CONTROL_TABLE: localTableName(controlTable),
+  USERS_TABLE: localTableName(usersTable),
+  EVENTS_TABLE: localTableName(eventsTable),
+};
+
+export interface LocalEndpoints {
+  api: string;
+  dynamodb: string;
+  s3: string;
+  secretsManager: string;
+  scheduler: string;
+  tables: typeof localTables;
+  bucket: string;
+  pid: number;
+}
+
+export const dataDirectory = (env: NodeJS.ProcessEnv = process.env) => resolve(env.ROSTER_DATA_DIR || '.roster');
+
+const endpointsFile = (dataDir: string) => join(dataDir, 'endpoints.json');
+
+/** The running local stack publishes its endpoints here, so the operator CLI can find it. */
+export function writeEndpoints(dataDir: string, endpoints: LocalEndpoints): void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = endpointsFile(dataDir);
+  writeFileSync(`${file}.tmp`, JSON.stringify(endpoints, null, 2));
+  renameSync(`${file}.tmp`, file);
+}
+
+export function readEndpoints(dataDir: string): LocalEndpoints | undefined {
+  const file = endpointsFile(dataDir);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as LocalEndpoints;
+}
+
+/** The SDK variables that point every client of this process at the local stand-ins. */
+export function sdkEnvironment(endpoints: Pick<LocalEndpoints, 'dynamodb' | 's3' | 'secretsManager' | 'scheduler'>) {
+  return {
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_ENDPOINT_URL_S3: endpoints.s3,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
+    AWS_ENDPOINT_URL_SCHEDULER: endpoints.scheduler,
+  };
+}

@@ -1,0 +1,136 @@
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Event } from 'aws-lambda';
+import { allApiRoutes } from '../../shared/http/api-contract.js';
+import { localTableName } from '../../shared/storage/table-definitions.js';
+import { startApiGatewayEmulator } from './api-gateway-emulator.js';
+import { startDynamoDbLocal } from './dynamodb-local.js';
+import { freePort } from './free-port.js';
+import { LOCAL_BUCKET, LOCAL_REGION, localCredentials, localTables, sdkEnvironment, writeEndpoints, type LocalEndpoints } from './local-settings.js';
+import { ensureBucket, ensureTables } from './provision.js';
+import { startS3Local } from './s3-local.js';
+import { startLocalScheduler } from './scheduler-emulator.js';
+import { startLocalSecretsManager } from './secrets-manager-emulator.js';
+
+export interface LocalStackOptions {
+  /** Where DynamoDB Local, s3rver, secrets and schedules keep their data across restarts. */
+  dataDir: string;
+  port: number;
+  host?: string;
+  corsOrigins?: string;
+  log?: (message: string) => void;
+}
+
+export interface RunningLocalStack {
+  endpoints: LocalEndpoints;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole system on one machine: DynamoDB Local and s3rver persisted under `dataDir`, the
+ * local Secrets Manager and Scheduler endpoints, and an HTTP server that runs the same
+ * authorizer and API function the cloud runs. An upload to the bucket invokes the CSV
+ * importer with the S3 event it receives in AWS. The handlers are the deployed code, loaded
+ * after this process's SDK variables point at the stand-ins.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<RunningLocalStack> {
+  const log = options.log ?? ((message: string) => console.log(message));
+  const host = options.host ?? '127.0.0.1';
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const stopOne of stops.reverse()) await stopOne().catch((error: unknown) => log(`stop failed: ${String(error)}`));
+  };
+  try {
+    const dynamo = await startDynamoDbLocal({ port: await freePort(), dbPath: join(options.dataDir, 'dynamodb') });
+    stops.push(dynamo.stop);
+
+    let deliverUpload: (event: S3Event) => void = () => undefined;
+    const s3 = await startS3Local({
+      port: await freePort(),
+      directory: join(options.dataDir, 's3'),
+      onObjectCreated: (event) => deliverUpload(event),
+    });
+    stops.push(s3.stop);
+
+    const secrets = await startLocalSecretsManager({ host, port: 0, persistFile: join(options.dataDir, 'secrets.json') });
+    stops.push(secrets.close);
+
+    // Sync functions register here as their capabilities land; the scheduler invokes them by ARN.
+    const scheduledFunctions = new Map<string, (input: unknown) => Promise<unknown>>();
+    const scheduler = await startLocalScheduler({
+      host,
+      port: 0,
+      persistFile: join(options.dataDir, 'schedules.json'),
+      invoke: async ({ arn, input, scheduleName }) => {
+        const functionName = arn.split(':').pop() ?? arn;
+        const target = scheduledFunctions.get(functionName);
+        if (!target) {
+          log(`schedule ${scheduleName} fired, but no local function is named ${functionName}`);
+          return;
+        }
+        await target(input ? JSON.parse(input) : {});
+      },
+    });
+    stops.push(scheduler.close);
+
+    Object.assign(process.env, sdkEnvironment({ dynamodb: dynamo.endpoint, s3: s3.endpoint, secretsManager: secrets.endpoint, scheduler: scheduler.endpoint }), {
+      ...localTables,
+      DATA_BUCKET: LOCAL_BUCKET,
+      CORS_ORIGINS: options.corsOrigins ?? process.env.CORS_ORIGINS ?? '*',
+      ROSTER_ALLOW_PRIVATE_HOSTS: process.env.ROSTER_ALLOW_PRIVATE_HOSTS ?? 'true',
+    });
+
+    const dynamoClient = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: localCredentials });
+    const s3Client = new S3Client({ endpoint: s3.endpoint, region: LOCAL_REGION, credentials: localCredentials, forcePathStyle: true });
+    await ensureTables(dynamoClient, (definition) => localTableName(definition));
+    await ensureBucket(s3Client, LOCAL_BUCKET);
+    dynamoClient.destroy();
+    s3Client.destroy();
+
+    const [{ handler: api }, { handler: authorizer }, { handler: csvImport }] = await Promise.all([
+      import('../../functions/api/handler.js'),
+      import('../../functions/authorizer/handler.js'),
+      import('../../functions/csv-import/handler.js'),
+    ]);
+
+    // In AWS, S3 invokes the importer asynchronously; so does the local stack.
+    deliverUpload = (event) => {
+      Promise.resolve(csvImport(event)).catch((error: unknown) => log(`csv-import failed: ${error instanceof Error ? error.message : String(error)}`));
+    };
+
+    const gateway = await startApiGatewayEmulator({
+      host,
+      port: options.port,
+      routes: allApiRoutes,
+      api: (event, context) => api(event as never, context),
+      authorizer: (event) => authorizer(event),
+      corsOrigins: (process.env.CORS_ORIGINS ?? '*').split(',').map((origin) => origin.trim()),
+    });
+    stops.push(() => closeServer(gateway.server));
+
+    const endpoints: LocalEndpoints = {
+      api: gateway.url,
+      dynamodb: dynamo.endpoint,
+      s3: s3.endpoint,
+      secretsManager: secrets.endpoint,
+      scheduler: scheduler.endpoint,
+      tables: localTables,
+      bucket: LOCAL_BUCKET,
+      pid: process.pid,
+    };
+    writeEndpoints(options.dataDir, endpoints);
+    return { endpoints, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,69 @@
+/**
+ * Named domain errors. The domain throws these; the HTTP layer maps them to status codes in
+ * one place (functions/api/http-error-handler.ts). Messages of errors below 500 are shown to
+ * the caller, so they must never carry secrets or internal details.
+ */
+export interface ErrorDetail {
+  /** The field, query parameter or setting at fault, as a dotted path (e.g. `body.mapping.Email`). */
+  field: string;
+  message: string;
+}
+
+export abstract class DomainError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  readonly details: ErrorDetail[] | undefined;
+
+  constructor(message: string, details?: ErrorDetail[]) {
+    super(message);
+    this.details = details;
+  }
+}
+
+export class ValidationError extends DomainError {
+  override readonly name = 'ValidationError';
+  readonly status = 400;
+  readonly code = 'validation_error';
+}
+
+export class UnauthorizedError extends DomainError {
+  override readonly name = 'UnauthorizedError';
+  readonly status = 401;
+  readonly code = 'unauthorized';
+}
+
+export class ForbiddenError extends DomainError {
+  override readonly name = 'ForbiddenError';
+  readonly status = 403;
+  readonly code = 'forbidden';
+}
+
+export class NotFoundError extends DomainError {
+  override readonly name = 'NotFoundError';
+  readonly status = 404;
+  readonly code = 'not_found';
+}
+
+export class ConflictError extends DomainError {
+  override readonly name = 'ConflictError';
+  readonly status = 409;
+  readonly code = 'conflict';
+}
+
+export class PayloadTooLargeError extends DomainError {
+  override readonly name = 'PayloadTooLargeError';
+  readonly status = 413;
+  readonly code = 'payload_too_large';
+}
+
+export class UnprocessableError extends DomainError {
+  override readonly name = 'UnprocessableError';
+  readonly status = 422;
+  readonly code = 'unprocessable';
+}
+
+export class RateLimitedError extends DomainError {
+  override readonly name = 'RateLimitedError';
+  readonly status = 429;
+  readonly code = 'rate_limited';
+}

@@ -1,0 +1,18 @@
+import { inject } from 'vitest';
+import { sdkEnvironment } from '../../infra/local/local-settings.js';
+import { TEST_BUCKET, testTables } from './test-resources.js';
+
+// Runs in every test worker before the test file is imported: the SDK clients the code
+// creates (shared/aws/clients.ts) find the run's servers through these variables.
+Object.assign(
+  process.env,
+  sdkEnvironment({
+    dynamodb: inject('dynamoEndpoint'),
+    s3: inject('s3Endpoint'),
+    // Tests that need these start their own emulator and override the variable.
+    secretsManager: 'http://127.0.0.1:1',
+    scheduler: 'http://127.0.0.1:1',
+  }),
+  testTables,
+  { DATA_BUCKET: TEST_BUCKET, CORS_ORIGINS: '*', POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN' },
+);
