@@ -1,0 +1,83 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../infra/local/free-port.js';
+import { LOCAL_REGION, localCredentials, type LocalEndpoints } from '../../infra/local/local-settings.js';
+import { portIsOpen, runCli, startProcess, type StartedProcess } from '../support/processes.js';
+
+/**
+ * The local stack end to end, as a user runs it: `npm start`, the operator CLI, HTTP calls,
+ * an upload, a stop with SIGTERM, and a second start on the same data.
+ */
+describe('npm start (the local stack)', () => {
+  let dataDir: string;
+  let port: number;
+  let stack: StartedProcess | undefined;
+  const env = () => ({ PORT: String(port), ROSTER_DATA_DIR: dataDir, POWERTOOLS_LOG_LEVEL: 'INFO' });
+  const api = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init);
+  const bearer = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
+  const endpoints = (): LocalEndpoints => JSON.parse(readFileSync(join(dataDir, 'endpoints.json'), 'utf8'));
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'roster-local-'));
+    port = await freePort();
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves the API, authenticates keys from the CLI, routes uploads to the importer, and keeps data across restarts', async () => {
+    stack = startProcess('npm', ['start'], env());
+    await stack.waitFor(new RegExp(`Roster local stack ready on http://127\\.0\\.0\\.1:${port}\\n`), 90_000);
+
+    const health = await api('/health');
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+
+    const created = runCli(['tenants', 'create', 'acme', '--name', 'Acme'], env());
+    expect(created.status).toBe(0);
+    const acme = created.json();
+    expect(acme).toEqual({ tenantId: 'acme', apiKey: expect.stringMatching(/^rk_/), keyId: expect.any(String) });
+
+    expect((await api('/properties', bearer(acme.apiKey))).status).toBe(200);
+    expect((await api('/properties')).status).toBe(401);
+    expect((await api('/properties', bearer(`${acme.apiKey.slice(0, -2)}xx`))).status).toBe(401);
+    expect((await api('/properties', { headers: { authorization: 'Basic abc' } })).status).toBe(401);
+
+    const second = runCli(['api-keys', 'create', 'acme'], env()).json();
+    expect(runCli(['api-keys', 'revoke', 'acme', acme.keyId], env()).json()).toEqual({ revoked: true });
+    expect((await api('/properties', bearer(acme.apiKey))).status).toBe(401);
+    expect((await api('/properties', bearer(second.apiKey))).status).toBe(200);
+
+    const duplicate = runCli(['tenants', 'create', 'acme'], env());
+    expect(duplicate.status).not.toBe(0);
+    expect(duplicate.stdout).toBe('');
+    expect(duplicate.stderr).toMatch(/already exists/);
+
+    // An upload to the bucket reaches the importer with the S3 event AWS would send.
+    const { s3: s3Endpoint, bucket } = endpoints();
+    const s3 = new S3Client({ endpoint: s3Endpoint, region: LOCAL_REGION, credentials: localCredentials, forcePathStyle: true });
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'uploads/acme/imp_0123456789.csv', Body: 'email\na@example.com\n' }));
+    s3.destroy();
+    const received = await stack.waitFor(/\{[^\n]*"message":"upload received"[^\n]*\}/, 10_000);
+    expect(JSON.parse(received[0])).toMatchObject({ tenantId: 'acme', importId: 'imp_0123456789', size: 20 });
+
+    // SIGTERM stops the stack and every child it started.
+    const dynamoPort = Number(new URL(endpoints().dynamodb).port);
+    expect(await stack.stop('SIGTERM')).toBe(0);
+    expect(await portIsOpen(dynamoPort)).toBe(false);
+    expect(await portIsOpen(port)).toBe(false);
+    expect(runCli(['tenants', 'list'], env()).stderr).toMatch(/no local stack is running/);
+
+    // A second start reuses the data.
+    stack = startProcess('npm', ['start'], env());
+    await stack.waitFor(/Roster local stack ready on/, 90_000);
+    expect(runCli(['tenants', 'list'], env()).json()).toEqual({ tenants: [{ tenantId: 'acme', name: 'Acme', createdAt: expect.any(String) }] });
+    expect((await api('/properties', bearer(second.apiKey))).status).toBe(200);
+    expect((await api('/properties', bearer(acme.apiKey))).status).toBe(401);
+  }, 240_000);
+});
