@@ -7,6 +7,8 @@ export const LOCAL_REGION = 'us-east-1';
 // s3rver accepts only this key pair (it does not check signatures); DynamoDB Local accepts any.
 export const localCredentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 export const LOCAL_BUCKET = 'roster-data';
+/** The schedule group of the local stack (deployed: `<stackName>-syncs`). */
+export const LOCAL_SCHEDULE_GROUP = 'roster-syncs';
 export const localTables = {
   CONTROL_TABLE: localTableName(controlTable),
   USERS_TABLE: localTableName(usersTable),

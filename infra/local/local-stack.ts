@@ -2,13 +2,14 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { ConflictException, CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { S3Event } from 'aws-lambda';
 import { allApiRoutes } from '../../shared/http/api-contract.js';
 import { localTableName } from '../../shared/storage/table-definitions.js';
 import { startApiGatewayEmulator } from './api-gateway-emulator.js';
 import { startDynamoDbLocal } from './dynamodb-local.js';
 import { freePort } from './free-port.js';
-import { LOCAL_BUCKET, LOCAL_REGION, localCredentials, localTables, sdkEnvironment, writeEndpoints, type LocalEndpoints } from './local-settings.js';
+import { LOCAL_BUCKET, LOCAL_REGION, LOCAL_SCHEDULE_GROUP, localCredentials, localTables, sdkEnvironment, writeEndpoints, type LocalEndpoints } from './local-settings.js';
 import { ensureBucket, ensureTables } from './provision.js';
 import { startS3Local } from './s3-local.js';
 import { startLocalScheduler } from './scheduler-emulator.js';
@@ -74,6 +75,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       },
     });
     stops.push(scheduler.close);
+    const schedulerClient = new SchedulerClient({ endpoint: scheduler.endpoint, region: LOCAL_REGION, credentials: localCredentials });
+    await schedulerClient.send(new CreateScheduleGroupCommand({ Name: LOCAL_SCHEDULE_GROUP })).catch((error: unknown) => {
+      if (!(error instanceof ConflictException)) throw error;
+    });
+    schedulerClient.destroy();
 
     Object.assign(process.env, sdkEnvironment({ dynamodb: dynamo.endpoint, s3: s3.endpoint, secretsManager: secrets.endpoint, scheduler: scheduler.endpoint }), {
       ...localTables,

@@ -17,16 +17,33 @@ const dataDir = dataDirectory();
 try {
   const stack = await startLocalStack({ dataDir, port });
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`${signal} received: stopping the local stack`);
+    try {
+      console.log(`stopping the local stack (${reason})`);
+    } catch {
+      // stdout may be gone; stopping matters more than saying so
+    }
     await stack.stop();
     rmSync(join(dataDir, 'endpoints.json'), { force: true });
-    process.exit(0);
+    process.exit();
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGHUP', () => void shutdown('SIGHUP'));
+  // Whatever goes wrong later (even a closed stdout: EPIPE), stop the children first.
+  process.stdout.on('error', () => void shutdown('stdout closed'));
+  process.on('uncaughtException', (error) => {
+    process.exitCode = 1;
+    void shutdown(`unexpected error: ${error.message}`);
+  });
+  // `npm start` runs this under `sh -c`, which dies on SIGTERM without passing it on: when
+  // the launcher is gone (we are re-parented), stop as if signalled, leaving nothing behind.
+  const launcher = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== launcher) void shutdown('launcher exited');
+  }, 500).unref();
   console.log(`data directory: ${dataDir}`);
   console.log(`Roster local stack ready on ${stack.endpoints.api}`);
 } catch (error) {

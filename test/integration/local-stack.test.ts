@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/free-port.js';
 import { LOCAL_REGION, localCredentials, type LocalEndpoints } from '../../infra/local/local-settings.js';
-import { portIsOpen, runCli, startProcess, type StartedProcess } from '../support/processes.js';
+import { closesWithin, runCli, startProcess, type StartedProcess } from '../support/processes.js';
 
 /**
  * The local stack end to end, as a user runs it: `npm start`, the operator CLI, HTTP calls,
@@ -26,7 +26,10 @@ describe('npm start (the local stack)', () => {
   });
 
   afterAll(async () => {
+    const running = existsSync(join(dataDir, 'endpoints.json')) ? endpoints() : undefined;
     await stack?.stop();
+    // Wait until the stack has stopped its children (DynamoDB Local) before removing their data.
+    if (running) await closesWithin(Number(new URL(running.dynamodb).port), 20_000);
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -68,9 +71,9 @@ describe('npm start (the local stack)', () => {
 
     // SIGTERM stops the stack and every child it started.
     const dynamoPort = Number(new URL(endpoints().dynamodb).port);
-    expect(await stack.stop('SIGTERM')).toBe(0);
-    expect(await portIsOpen(dynamoPort)).toBe(false);
-    expect(await portIsOpen(port)).toBe(false);
+    await stack.stop('SIGTERM');
+    expect(await closesWithin(dynamoPort, 20_000)).toBe(true);
+    expect(await closesWithin(port, 20_000)).toBe(true);
     expect(runCli(['tenants', 'list'], env()).stderr).toMatch(/no local stack is running/);
 
     // A second start reuses the data.

@@ -73,3 +73,13 @@ export function portIsOpen(port: number): Promise<boolean> {
     socket.once('error', () => done(false));
   });
 }
+
+/** True once nothing listens on the port any more (polls until the deadline). */
+export async function closesWithin(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!(await portIsOpen(port))) return true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return false;
+}

@@ -1,0 +1,40 @@
+import { App, Tags } from 'aws-cdk-lib';
+import { RosterStack } from './roster-stack.js';
+
+/**
+ * The CDK app (`cdk.json` runs it with tsx). Context:
+ *   stackName      the CloudFormation stack name (default `Roster`)
+ *   stage          a stage label, tagged on every resource
+ *   corsOrigins    comma-separated origins allowed by CORS (default `*`)
+ *   alarmTopicArn  an SNS topic for alarms (optional)
+ * The stack is environment-agnostic (no account or region, no lookups), so `cdk synth`
+ * works offline without AWS credentials; `cdk deploy` takes them from the caller's profile.
+ */
+const app = new App();
+
+const context = (key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  return Array.isArray(value) ? value.map(String).join(',') : String(value);
+};
+
+const stackName = context('stackName') ?? 'Roster';
+const stage = context('stage');
+const corsOrigins = (context('corsOrigins') ?? '*')
+  .split(',')
+  .map((origin) => origin.trim())
+  .filter((origin) => origin.length > 0);
+const alarmTopicArn = context('alarmTopicArn');
+
+new RosterStack(app, stackName, {
+  stackName,
+  description: `Roster user-data hub${stage ? ` (${stage})` : ''}`,
+  stage,
+  corsOrigins,
+  alarmTopicArn,
+});
+
+Tags.of(app).add('project', 'roster');
+if (stage) Tags.of(app).add('stage', stage);
+
+app.synth();

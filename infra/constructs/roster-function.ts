@@ -1,0 +1,117 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { z } from 'zod';
+import type { EnvironmentOf } from '../../shared/config/function-environments.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The repository root (this file lives in `infra/constructs/`). */
+export const repoRoot = path.resolve(here, '..', '..');
+
+/**
+ * esbuild's ESM output has no `require`; CommonJS dependencies bundled into it still call it.
+ * The alias keeps the banner's import from clashing with a bundled `createRequire`.
+ */
+const esmRequireBanner =
+  "import { createRequire as __rosterCreateRequire } from 'node:module'; const require = __rosterCreateRequire(import.meta.url);";
+
+/** Props a caller may still tune; everything that makes a Roster function a Roster function is fixed. */
+type TunableProps = Pick<
+  NodejsFunctionProps,
+  | 'memorySize'
+  | 'timeout'
+  | 'reservedConcurrentExecutions'
+  | 'description'
+  | 'retryAttempts'
+  | 'maxEventAge'
+  | 'onFailure'
+  | 'onSuccess'
+  | 'ephemeralStorageSize'
+>;
+
+export interface RosterFunctionProps<S extends z.ZodObject> extends TunableProps {
+  /** The folder under `functions/` holding `handler.ts` (exporting `handler`). */
+  name: string;
+  /** The function's environment schema (shared/config/function-environments.ts). */
+  schema: S;
+  /** Every variable the schema declares; a missing one is a compile error. */
+  environment: EnvironmentOf<S>;
+  /** Log retention of the function's log group. Default: one month. */
+  logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The one Lambda function construct of the project: Node.js 22 on arm64, an ESM bundle built
+ * by the local esbuild (no Docker) with source maps, JSON logs at INFO into an explicit log
+ * group with retention, active tracing, and an environment typed by the function's schema.
+ */
+export class RosterFunction<S extends z.ZodObject = z.ZodObject> extends NodejsFunction {
+  /** The folder name under `functions/`. */
+  readonly functionDirName: string;
+
+  constructor(scope: Construct, id: string, props: RosterFunctionProps<S>) {
+    const { name, schema, environment, logRetention, ...tunable } = props;
+    const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
+      retention: logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    super(scope, id, {
+      memorySize: 512,
+      timeout: Duration.seconds(30),
+      ...tunable,
+      entry: path.join(repoRoot, 'functions', name, 'handler.ts'),
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: path.join(repoRoot, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      tracing: lambda.Tracing.ACTIVE,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      logGroup,
+      environment: {
+        ...RosterFunction.checkedEnvironment(name, schema, environment),
+        POWERTOOLS_SERVICE_NAME: `roster-${name}`,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        banner: esmRequireBanner,
+        minify: true,
+        sourceMap: true,
+        // Pin the SDK the code was tested with (the runtime's copy lags, and lacks some lib-* packages).
+        bundleAwsSDK: true,
+        externalModules: [],
+        forceDockerBundling: false,
+      },
+    });
+    this.functionDirName = name;
+  }
+
+  /**
+   * The variables as Lambda wants them (strings, none undefined). The type already demands
+   * every key; this repeats the check at synth time for callers that cast, and refuses a key
+   * the schema does not know (a typo an object spread can smuggle past the type checker).
+   */
+  private static checkedEnvironment(name: string, schema: z.ZodObject, environment: object): Record<string, string> {
+    const given = environment as Record<string, unknown>;
+    for (const [key, field] of Object.entries(schema.shape)) {
+      const omittable = field.safeParse(undefined).success;
+      if (given[key] === undefined && !omittable) {
+        throw new Error(`functions/${name}: environment variable ${key} is missing`);
+      }
+    }
+    const variables: Record<string, string> = {};
+    for (const [key, value] of Object.entries(given)) {
+      if (!(key in schema.shape)) throw new Error(`functions/${name}: environment variable ${key} is not in its schema`);
+      if (value !== undefined) variables[key] = String(value);
+    }
+    return variables;
+  }
+}

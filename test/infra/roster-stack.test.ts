@@ -1,0 +1,520 @@
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { App, type CfnElement, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { RosterFunction, repoRoot } from '../../infra/constructs/roster-function.js';
+import { SyncScheduling } from '../../infra/constructs/sync-scheduling.js';
+import { RosterStack } from '../../infra/roster-stack.js';
+import {
+  apiEnvironment,
+  authorizerEnvironment,
+  csvImportEnvironment,
+} from '../../shared/config/function-environments.js';
+import { allApiRoutes } from '../../shared/http/api-contract.js';
+import { routeKey } from '../../shared/http/route-spec.js';
+import { tableDefinitions, type KeyAttribute } from '../../shared/storage/table-definitions.js';
+
+type Resource = { Type: string; Properties: any; DeletionPolicy?: string; Metadata?: any };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+const STACK_NAME = 'RosterTest';
+const ORIGIN = 'https://app.example.com';
+// The same feature flags as `cdk synth` (cdk.json), so the template under test is the deployed one.
+const cdkContext = JSON.parse(readFileSync(path.join(repoRoot, 'cdk.json'), 'utf8')).context as Record<string, unknown>;
+
+let app: App;
+let stack: RosterStack;
+let template: Template;
+
+beforeAll(() => {
+  app = new App({ context: cdkContext });
+  // Bundles the three handlers with the local esbuild: proves they bundle.
+  stack = new RosterStack(app, STACK_NAME, { stackName: STACK_NAME, corsOrigins: [ORIGIN] });
+  template = Template.fromStack(stack);
+});
+
+afterAll(() => {
+  if (app?.outdir && existsSync(app.outdir)) rmSync(app.outdir, { recursive: true, force: true });
+});
+
+const logicalId = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+const resourcesOf = (type: string) => template.findResources(type) as Record<string, Resource>;
+const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const getAtt = (id: string, attribute = 'Arn') => ({ 'Fn::GetAtt': [id, attribute] });
+
+function ourFunctions() {
+  return [
+    { fn: stack.apiFunction, schema: apiEnvironment as z.ZodObject, name: 'api' },
+    { fn: stack.authorizerFunction, schema: authorizerEnvironment as z.ZodObject, name: 'authorizer' },
+    { fn: stack.csvImportFunction, schema: csvImportEnvironment as z.ZodObject, name: 'csv-import' },
+  ];
+}
+
+describe('DynamoDB tables', () => {
+  const keySchema = (pk: KeyAttribute, sk?: KeyAttribute) => [
+    { AttributeName: pk.name, KeyType: 'HASH' },
+    ...(sk ? [{ AttributeName: sk.name, KeyType: 'RANGE' }] : []),
+  ];
+
+  it('creates exactly one table per definition', () => {
+    const tables = resourcesOf('AWS::DynamoDB::GlobalTable');
+    expect(Object.keys(tables)).toHaveLength(tableDefinitions.length);
+    expect(resourcesOf('AWS::DynamoDB::Table')).toEqual({});
+    const ids = tableDefinitions.map((definition) => logicalId(stack.storage.tables[definition.id]));
+    expect(Object.keys(tables).sort()).toEqual([...ids].sort());
+  });
+
+  it.each(tableDefinitions.map((definition) => [definition.id, definition] as const))(
+    '%s: keys, indexes and TTL equal its definition',
+    (_id, definition) => {
+      const table = resourcesOf('AWS::DynamoDB::GlobalTable')[logicalId(stack.storage.tables[definition.id])];
+      expect(table).toBeDefined();
+      const props = table!.Properties;
+      expect(props.KeySchema).toEqual(keySchema(definition.partitionKey, definition.sortKey));
+
+      const keys = [definition.partitionKey, definition.sortKey, ...definition.globalSecondaryIndexes.flatMap((i) => [i.partitionKey, i.sortKey])];
+      const expectedAttributes = new Map(keys.filter((k) => k !== undefined).map((k) => [k.name, k.type]));
+      const byName = (a: { AttributeName: string }, b: { AttributeName: string }) => a.AttributeName.localeCompare(b.AttributeName);
+      expect([...props.AttributeDefinitions].sort(byName)).toEqual(
+        [...expectedAttributes].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType })).sort(byName),
+      );
+
+      const expectedIndexes = definition.globalSecondaryIndexes.map((index) => ({
+        IndexName: index.indexName,
+        KeySchema: keySchema(index.partitionKey, index.sortKey),
+        Projection:
+          typeof index.projection === 'string'
+            ? { ProjectionType: index.projection }
+            : { ProjectionType: 'INCLUDE', NonKeyAttributes: index.projection },
+      }));
+      expect(props.GlobalSecondaryIndexes ?? []).toEqual(expectedIndexes);
+
+      expect(props.TimeToLiveSpecification).toEqual(
+        definition.timeToLiveAttribute ? { AttributeName: definition.timeToLiveAttribute, Enabled: true } : undefined,
+      );
+    },
+  );
+
+  it('every table is on-demand, encrypted, point-in-time recoverable, protected and retained', () => {
+    const tables = Object.values(resourcesOf('AWS::DynamoDB::GlobalTable'));
+    expect(tables).toHaveLength(3);
+    for (const table of tables) {
+      expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(table.Properties.SSESpecification).toMatchObject({ SSEEnabled: true });
+      expect(table.Properties.Replicas.length).toBeGreaterThan(0);
+      for (const replica of table.Properties.Replicas) {
+        expect(replica.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+        expect(replica.DeletionProtectionEnabled).toBe(true);
+      }
+      expect(table.DeletionPolicy).toBe('Retain');
+    }
+  });
+});
+
+describe('data bucket', () => {
+  it('blocks public access, is encrypted, owner-enforced and retained', () => {
+    const buckets = Object.values(resourcesOf('AWS::S3::Bucket'));
+    expect(buckets).toHaveLength(1);
+    const bucket = buckets[0]!;
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
+      { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+    ]);
+    expect(bucket.Properties.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+    expect(bucket.DeletionPolicy).toBe('Retain');
+  });
+
+  it('denies every request not over TLS', () => {
+    const policies = Object.values(resourcesOf('AWS::S3::BucketPolicy'));
+    expect(policies).toHaveLength(1);
+    expect(policies[0]!.Properties.Bucket).toEqual({ Ref: logicalId(stack.storage.bucket) });
+    expect(policies[0]!.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 's3:*',
+        Principal: { AWS: '*' },
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
+  });
+
+  it('expires uploads/ and exports/ after 7 days, errors/ after 30, stale multipart uploads after 1', () => {
+    const rules = Object.values(resourcesOf('AWS::S3::Bucket'))[0]!.Properties.LifecycleConfiguration.Rules as any[];
+    const expiryOf = (prefix: string) => rules.find((rule) => rule.Prefix === prefix && rule.Status === 'Enabled')?.ExpirationInDays;
+    expect(expiryOf('uploads/')).toBe(7);
+    expect(expiryOf('exports/')).toBe(7);
+    expect(expiryOf('errors/')).toBe(30);
+    expect(rules).toContainEqual(
+      expect.objectContaining({ Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+    );
+  });
+
+  it('allows browser PUT and GET from the configured origins only', () => {
+    const cors = Object.values(resourcesOf('AWS::S3::Bucket'))[0]!.Properties.CorsConfiguration.CorsRules as any[];
+    expect(cors).toHaveLength(1);
+    expect([...cors[0].AllowedMethods].sort()).toEqual(['GET', 'PUT']);
+    expect(cors[0].AllowedOrigins).toEqual([ORIGIN]);
+  });
+
+  it('notifies the csv-import function of new uploads/*.csv objects, and only of those', () => {
+    const notifications = Object.values(resourcesOf('Custom::S3BucketNotifications'));
+    expect(notifications).toHaveLength(1);
+    const config = notifications[0]!.Properties.NotificationConfiguration;
+    expect(notifications[0]!.Properties.BucketName).toEqual({ Ref: logicalId(stack.storage.bucket) });
+    expect(config.LambdaFunctionConfigurations).toHaveLength(1);
+    const [target] = config.LambdaFunctionConfigurations;
+    expect(target.LambdaFunctionArn).toEqual(getAtt(logicalId(stack.csvImportFunction)));
+    expect(target.Events).toEqual(['s3:ObjectCreated:*']);
+    const rules = Object.fromEntries((target.Filter.Key.FilterRules as { Name: string; Value: string }[]).map((r) => [r.Name, r.Value]));
+    expect(rules).toEqual({ prefix: 'uploads/', suffix: '.csv' });
+    // S3 may invoke the function.
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: getAtt(logicalId(stack.csvImportFunction)),
+      Principal: 's3.amazonaws.com',
+    });
+  });
+});
+
+describe('HTTP API', () => {
+  it('is one HTTP API with CORS preflight from the configured origins', () => {
+    const apis = Object.values(resourcesOf('AWS::ApiGatewayV2::Api'));
+    expect(apis).toHaveLength(1);
+    const cors = apis[0]!.Properties.CorsConfiguration;
+    expect(apis[0]!.Properties.ProtocolType).toBe('HTTP');
+    expect(cors.AllowOrigins).toEqual([ORIGIN]);
+    expect([...cors.AllowHeaders].sort()).toEqual(['authorization', 'content-type']);
+    expect([...cors.AllowMethods].sort()).toEqual(['DELETE', 'GET', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
+  });
+
+  it('has exactly one route per route spec, CUSTOM auth exactly on auth routes', () => {
+    const routes = Object.values(resourcesOf('AWS::ApiGatewayV2::Route'));
+    expect(routes).toHaveLength(allApiRoutes.length);
+    const authorizerId = Object.keys(resourcesOf('AWS::ApiGatewayV2::Authorizer'))[0];
+    const actual = Object.fromEntries(
+      routes.map(({ Properties: route }) => [
+        route.RouteKey as string,
+        { AuthorizationType: route.AuthorizationType, AuthorizerId: route.AuthorizerId },
+      ]),
+    );
+    const expected = Object.fromEntries(
+      allApiRoutes.map((spec) => [
+        routeKey(spec),
+        spec.auth
+          ? { AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizerId } }
+          : { AuthorizationType: 'NONE', AuthorizerId: undefined },
+      ]),
+    );
+    expect(actual).toEqual(expected);
+    expect(allApiRoutes.some((spec) => spec.auth)).toBe(true);
+    expect(allApiRoutes.some((spec) => !spec.auth)).toBe(true);
+  });
+
+  it('sends every route to the API function with payload format 2.0', () => {
+    const integrations = Object.entries(resourcesOf('AWS::ApiGatewayV2::Integration'));
+    expect(integrations).toHaveLength(1);
+    const [integrationId, integration] = integrations[0]!;
+    expect(integration.Properties).toMatchObject({ IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+    expect(JSON.stringify(integration.Properties.IntegrationUri)).toContain(logicalId(stack.apiFunction));
+    for (const route of Object.values(resourcesOf('AWS::ApiGatewayV2::Route'))) {
+      expect(JSON.stringify(route.Properties.Target)).toContain(integrationId);
+    }
+  });
+
+  it('authorizes with a REQUEST authorizer: simple responses, Authorization header, cache ≤ 60 s', () => {
+    const authorizers = Object.values(resourcesOf('AWS::ApiGatewayV2::Authorizer'));
+    expect(authorizers).toHaveLength(1);
+    const props = authorizers[0]!.Properties;
+    expect(props.AuthorizerType).toBe('REQUEST');
+    expect(props.EnableSimpleResponses).toBe(true);
+    expect(props.AuthorizerPayloadFormatVersion).toBe('2.0');
+    expect(props.IdentitySource).toEqual(['$request.header.Authorization']);
+    expect(props.AuthorizerResultTtlInSeconds).toBeGreaterThan(0);
+    expect(props.AuthorizerResultTtlInSeconds).toBeLessThanOrEqual(60);
+    expect(JSON.stringify(props.AuthorizerUri)).toContain(logicalId(stack.authorizerFunction));
+  });
+
+  it('has a throttled $default stage with access logs kept for a limited time', () => {
+    const stages = Object.values(resourcesOf('AWS::ApiGatewayV2::Stage'));
+    expect(stages).toHaveLength(1);
+    const props = stages[0]!.Properties;
+    expect(props.StageName).toBe('$default');
+    expect(props.AutoDeploy).toBe(true);
+    expect(props.DefaultRouteSettings.ThrottlingRateLimit).toBeGreaterThan(0);
+    expect(props.DefaultRouteSettings.ThrottlingBurstLimit).toBeGreaterThan(0);
+    const logGroupId = props.AccessLogSettings.DestinationArn['Fn::GetAtt'][0] as string;
+    expect(resourcesOf('AWS::Logs::LogGroup')[logGroupId]?.Properties.RetentionInDays).toBeGreaterThan(0);
+    expect(() => JSON.parse(props.AccessLogSettings.Format)).not.toThrow();
+  });
+});
+
+describe('Lambda functions', () => {
+  it('the stack has exactly our three functions besides CDK’s bucket-notification helper', () => {
+    const functions = Object.keys(resourcesOf('AWS::Lambda::Function')).filter((id) => !id.startsWith('BucketNotificationsHandler'));
+    expect(functions.sort()).toEqual(ourFunctions().map(({ fn }) => logicalId(fn)).sort());
+  });
+
+  it.each(['api', 'authorizer', 'csv-import'])('%s: Node.js 22 on arm64, JSON logs into a retained-days log group, traced', (name) => {
+    const { fn } = ourFunctions().find((entry) => entry.name === name)!;
+    const props = resourcesOf('AWS::Lambda::Function')[logicalId(fn)]!.Properties;
+    expect(props.Runtime).toBe('nodejs22.x');
+    expect(props.Architectures).toEqual(['arm64']);
+    expect(props.Handler).toBe('index.handler');
+    expect(props.LoggingConfig).toMatchObject({ LogFormat: 'JSON', ApplicationLogLevel: 'INFO' });
+    const logGroupId = props.LoggingConfig.LogGroup.Ref as string;
+    expect(resourcesOf('AWS::Logs::LogGroup')[logGroupId]?.Properties.RetentionInDays).toBeGreaterThan(0);
+    expect(props.TracingConfig).toEqual({ Mode: 'Active' });
+    expect(props.Environment.Variables.NODE_OPTIONS).toContain('--enable-source-maps');
+    expect(props.Environment.Variables.POWERTOOLS_SERVICE_NAME).toEqual(expect.any(String));
+  });
+
+  it.each(['api', 'authorizer', 'csv-import'])('%s: its environment has every variable of its schema', (name) => {
+    const { fn, schema } = ourFunctions().find((entry) => entry.name === name)!;
+    const variables = resourcesOf('AWS::Lambda::Function')[logicalId(fn)]!.Properties.Environment.Variables;
+    const required = Object.keys(schema.shape);
+    expect(required.length).toBeGreaterThan(0);
+    expect(Object.keys(variables)).toEqual(expect.arrayContaining(required));
+  });
+
+  it('points table and bucket variables at this stack’s resources', () => {
+    const variables = resourcesOf('AWS::Lambda::Function')[logicalId(stack.apiFunction)]!.Properties.Environment.Variables;
+    expect(variables).toMatchObject({
+      CONTROL_TABLE: { Ref: logicalId(stack.storage.tables.Control) },
+      USERS_TABLE: { Ref: logicalId(stack.storage.tables.Users) },
+      EVENTS_TABLE: { Ref: logicalId(stack.storage.tables.Events) },
+      DATA_BUCKET: { Ref: logicalId(stack.storage.bucket) },
+      CORS_ORIGINS: ORIGIN,
+    });
+  });
+
+  it('bundles each handler as an ESM module with a require shim and a source map', () => {
+    const bundles = readdirSync(app.outdir)
+      .filter((entry) => entry.startsWith('asset.') && existsSync(path.join(app.outdir, entry, 'index.mjs')))
+      .map((entry) => path.join(app.outdir, entry));
+    expect(bundles).toHaveLength(3);
+    for (const dir of bundles) {
+      expect(readFileSync(path.join(dir, 'index.mjs'), 'utf8').slice(0, 300)).toMatch(/createRequire.*import\.meta\.url/);
+      expect(existsSync(path.join(dir, 'index.mjs.map'))).toBe(true);
+    }
+  });
+
+  it('API: 1024 MB, 29 s; csv-import: 1769 MB, 15 min, reserved concurrency', () => {
+    const functions = resourcesOf('AWS::Lambda::Function');
+    expect(functions[logicalId(stack.apiFunction)]!.Properties).toMatchObject({ MemorySize: 1024, Timeout: 29 });
+    const csv = functions[logicalId(stack.csvImportFunction)]!.Properties;
+    expect(csv).toMatchObject({ MemorySize: 1769, Timeout: 900 });
+    expect(csv.ReservedConcurrentExecutions).toBeGreaterThan(0);
+  });
+
+  it('csv-import retries async events twice for up to 6 h, then sends them to an encrypted, TLS-only DLQ', () => {
+    const queueId = logicalId(stack.csvImportDeadLetterQueue);
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(stack.csvImportFunction) },
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 6 * 3600,
+      DestinationConfig: { OnFailure: { Destination: getAtt(queueId) } },
+    });
+    expect(resourcesOf('AWS::SQS::Queue')[queueId]?.Properties.SqsManagedSseEnabled).toBe(true);
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('refuses an environment variable its schema does not know', () => {
+    const scope = new Stack(new App(), 'EnvCheck');
+    expect(
+      () =>
+        new RosterFunction(scope, 'Fn', {
+          name: 'authorizer',
+          schema: authorizerEnvironment,
+          environment: { CONTROL_TABLE: 'control', ...({ CONTROL_TABEL: 'typo' } as object) },
+        }),
+    ).toThrow(/CONTROL_TABEL is not in its schema/);
+    expect(
+      () =>
+        new RosterFunction(scope, 'Fn2', {
+          name: 'authorizer',
+          schema: authorizerEnvironment,
+          environment: {} as { CONTROL_TABLE: string },
+        }),
+    ).toThrow(/CONTROL_TABLE is missing/);
+  });
+});
+
+describe('IAM scoping', () => {
+  const dataActions = [
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:BatchWriteItem',
+    'dynamodb:TransactGetItems',
+    'dynamodb:TransactWriteItems',
+    'dynamodb:Query',
+    'dynamodb:Scan',
+    's3:GetObject',
+    's3:PutObject',
+    's3:DeleteObject',
+    'secretsmanager:GetSecretValue',
+  ];
+  /** An action pattern (`s3:GetObject*`, `dynamodb:*`, `*`) as a regular expression. */
+  const patternOf = (action: string) => new RegExp(`^${action.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i');
+  const grantsData = (statement: Statement) =>
+    asArray(statement.Action).some((action) => dataActions.some((data) => patternOf(action).test(data)));
+  const grantsObjects = (statement: Statement) =>
+    asArray(statement.Action).some((action) => ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'].some((a) => patternOf(action).test(a)));
+
+  function statementsOf(roleId?: string): Statement[] {
+    return Object.values(resourcesOf('AWS::IAM::Policy'))
+      .filter((policy) => roleId === undefined || asArray(policy.Properties.Roles).some((role: any) => role.Ref === roleId))
+      .flatMap((policy) => asArray(policy.Properties.PolicyDocument.Statement) as Statement[])
+      .filter((statement) => statement.Effect === 'Allow');
+  }
+
+  /** The key pattern an object ARN of the data bucket grants (`uploads/*`), `'*'` for a wildcard resource, else undefined. */
+  function objectKeyPattern(resource: any): string | undefined {
+    if (resource === '*') return '*';
+    const join = resource?.['Fn::Join'];
+    if (!join) return undefined;
+    const [first, ...rest] = join[1] as any[];
+    if (first?.['Fn::GetAtt']?.[0] !== logicalId(stack.storage.bucket)) return undefined;
+    return (rest.join('') as string).replace(/^\//, '');
+  }
+
+  const objectPatterns = (statements: Statement[], action: string) =>
+    new Set(
+      statements
+        .filter((statement) => asArray(statement.Action).some((a) => patternOf(a).test(action)))
+        .flatMap((statement) => asArray(statement.Resource).map(objectKeyPattern))
+        .filter((pattern) => pattern !== undefined),
+    );
+
+  it('no statement granting a data action has Resource "*"', () => {
+    const statements = statementsOf().filter(grantsData);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      const resources = asArray(statement.Resource);
+      expect(resources.length).toBeGreaterThan(0);
+      expect(resources).not.toContain('*');
+    }
+  });
+
+  it('no object permission covers the whole bucket', () => {
+    const patterns = statementsOf()
+      .filter(grantsObjects)
+      .flatMap((statement) => asArray(statement.Resource).map(objectKeyPattern))
+      .filter((pattern) => pattern !== undefined);
+    expect(patterns.length).toBeGreaterThan(0);
+    expect(patterns.filter((pattern) => !/^(uploads|exports|errors)\/\*$/.test(pattern))).toEqual([]);
+  });
+
+  it('csv-import reads only uploads/* and writes only errors/*', () => {
+    const statements = statementsOf(logicalId(stack.csvImportFunction.role!)).filter(grantsObjects);
+    expect(objectPatterns(statements, 's3:GetObject')).toEqual(new Set(['uploads/*']));
+    expect(objectPatterns(statements, 's3:PutObject')).toEqual(new Set(['errors/*']));
+    expect(objectPatterns(statements, 's3:DeleteObject')).toEqual(new Set());
+  });
+
+  it('the API reads uploads/*, exports/*, errors/* and writes only uploads/* and exports/*', () => {
+    const statements = statementsOf(logicalId(stack.apiFunction.role!)).filter(grantsObjects);
+    expect(objectPatterns(statements, 's3:GetObject')).toEqual(new Set(['uploads/*', 'exports/*', 'errors/*']));
+    expect(objectPatterns(statements, 's3:PutObject')).toEqual(new Set(['uploads/*', 'exports/*']));
+  });
+
+  it('the authorizer only reads the control table', () => {
+    const statements = statementsOf(logicalId(stack.authorizerFunction.role!)).filter(grantsData);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      expect(asArray(statement.Action).filter((a) => /Put|Update|Delete|Write/.test(a))).toEqual([]);
+      expect(asArray(statement.Resource)).toEqual([getAtt(logicalId(stack.storage.tables.Control))]);
+    }
+  });
+});
+
+describe('sync scheduling', () => {
+  it('has a schedule group named for the stack', () => {
+    const groups = Object.values(resourcesOf('AWS::Scheduler::ScheduleGroup'));
+    expect(groups.map((group) => group.Properties.Name)).toEqual([`${STACK_NAME}-syncs`]);
+  });
+
+  it('has a role only EventBridge Scheduler of this account may assume, able to send to an encrypted DLQ', () => {
+    const roleId = logicalId(stack.scheduling.role);
+    const role = resourcesOf('AWS::IAM::Role')[roleId]!;
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({
+        Action: 'sts:AssumeRole',
+        Effect: 'Allow',
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Condition: expect.objectContaining({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
+      }),
+    ]);
+    const queueId = logicalId(stack.scheduling.deadLetterQueue);
+    expect(resourcesOf('AWS::SQS::Queue')[queueId]?.Properties.SqsManagedSseEnabled).toBe(true);
+    const sends = Object.values(resourcesOf('AWS::IAM::Policy'))
+      .filter((policy) => asArray(policy.Properties.Roles).some((r: any) => r.Ref === roleId))
+      .flatMap((policy) => asArray(policy.Properties.PolicyDocument.Statement) as Statement[])
+      .filter((statement) => asArray(statement.Action).includes('sqs:SendMessage'));
+    expect(sends.map((statement) => statement.Resource)).toEqual([getAtt(queueId)]);
+  });
+
+  it('the role may invoke nothing yet (no sync functions exist)', () => {
+    const roleId = logicalId(stack.scheduling.role);
+    const statements = Object.values(resourcesOf('AWS::IAM::Policy'))
+      .filter((policy) => asArray(policy.Properties.Roles).some((r: any) => r.Ref === roleId))
+      .flatMap((policy) => asArray(policy.Properties.PolicyDocument.Statement) as Statement[]);
+    expect(statements.length).toBeGreaterThan(0);
+    expect(statements.flatMap((statement) => asArray(statement.Action)).filter((a) => a.startsWith('lambda:'))).toEqual([]);
+  });
+
+  it('allowInvoke grants lambda:InvokeFunction on that function only', () => {
+    const scope = new Stack(new App(), 'SchedulingOnly');
+    const scheduling = new SyncScheduling(scope, 'Scheduling');
+    const fn = new lambda.Function(scope, 'Sync', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('export const handler = async () => {};'),
+    });
+    new lambda.Function(scope, 'Other', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('export const handler = async () => {};'),
+    });
+    scheduling.allowInvoke(fn);
+    const invokes = Object.values(Template.fromStack(scope).findResources('AWS::IAM::Policy'))
+      .flatMap((policy: any) => asArray(policy.Properties.PolicyDocument.Statement) as Statement[])
+      .filter((statement) => asArray(statement.Action).includes('lambda:InvokeFunction'));
+    expect(invokes).toHaveLength(1);
+    const fnId = scope.getLogicalId(fn.node.defaultChild as CfnElement);
+    const resources = JSON.stringify(invokes[0]!.Resource);
+    expect(resources).toContain(fnId);
+    expect(resources).not.toContain('Other');
+    expect(asArray(invokes[0]!.Resource)).not.toContain('*');
+  });
+});
+
+describe('outputs', () => {
+  it('exports the API URL, table names, bucket name and schedule group name under fixed IDs', () => {
+    const outputs = template.findOutputs('*');
+    expect(outputs.ControlTableName?.Value).toEqual({ Ref: logicalId(stack.storage.tables.Control) });
+    expect(outputs.UsersTableName?.Value).toEqual({ Ref: logicalId(stack.storage.tables.Users) });
+    expect(outputs.EventsTableName?.Value).toEqual({ Ref: logicalId(stack.storage.tables.Events) });
+    expect(outputs.DataBucketName?.Value).toEqual({ Ref: logicalId(stack.storage.bucket) });
+    expect(outputs.ScheduleGroupName?.Value).toBe(`${STACK_NAME}-syncs`);
+    expect(JSON.stringify(outputs.ApiUrl?.Value)).toContain(logicalId(stack.httpApi.api));
+  });
+});
