@@ -74,6 +74,7 @@ export class RosterStack extends Stack {
         EVENTS_TABLE: events.tableName,
         DATA_BUCKET: bucket.bucketName,
         CORS_ORIGINS: corsOrigins.join(','),
+        MAX_UPLOAD_BYTES: String(5 * 1024 ** 3),
       },
       memorySize: 1024,
       timeout: Duration.seconds(29),
@@ -107,7 +108,17 @@ export class RosterStack extends Stack {
     });
     for (const table of [control, users, events]) table.grantReadWriteData(this.csvImportFunction);
     grantObjects(bucket, this.csvImportFunction, bucketPrefixes.uploads, 'read');
-    grantObjects(bucket, this.csvImportFunction, bucketPrefixes.errors, 'write');
+    // Error reports are written in parts, then joined into one file and the parts deleted.
+    grantObjects(bucket, this.csvImportFunction, bucketPrefixes.errors, 'readWrite');
+    this.csvImportFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [bucket.arnForObjects(`${bucketPrefixes.errors}*`)] }),
+    );
+    // A long import continues in a new invocation of the importer (asynchronous self-invoke).
+    // A separate policy, not the role's default one, avoids a function ↔ policy dependency cycle.
+    new iam.Policy(this, 'CsvImportContinuation', {
+      roles: [this.csvImportFunction.role!],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.csvImportFunction.functionArn] })],
+    });
     bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new LambdaDestination(this.csvImportFunction), {
       prefix: bucketPrefixes.uploads,
       suffix: '.csv',

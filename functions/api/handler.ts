@@ -7,13 +7,16 @@ import { apiEnvironment, loadEnvironment } from '../../shared/config/function-en
 import { allApiRoutes, apiRoutes } from '../../shared/http/api-contract.js';
 import { buildOpenApiDocument } from '../../shared/http/openapi-document.js';
 import { logger } from '../../shared/logging/logger.js';
-import { propertyStore } from '../../shared/wiring/stores.js';
+import { createImport, getImport, listImports } from '../../shared/imports/import-service.js';
+import { blobStore, importStore, propertyRegistry, propertyStore } from '../../shared/wiring/stores.js';
 import type { ApiEvent, ApiResult } from './api-event.js';
 import { httpErrorHandler } from './http-error-handler.js';
 import { bindRoute } from './route-binding.js';
 
 const env = loadEnvironment(apiEnvironment);
 const properties = propertyStore(env);
+const registry = propertyRegistry(env);
+const imports = { imports: importStore(env), blobs: blobStore(env), maxUploadBytes: env.MAX_UPLOAD_BYTES };
 let openApiDocument: unknown;
 
 export const routes = [
@@ -28,6 +31,20 @@ export const routes = [
   bindRoute(apiRoutes.listProperties, async ({ tenantId, query }) => ({
     status: 200,
     body: await properties.list(tenantId, query.limit, query.cursor),
+  })),
+  bindRoute(apiRoutes.defineProperty, async ({ tenantId, body }) => {
+    const { created, property } = await registry.define(tenantId, body.name, body.type);
+    const { name, type, source, createdAt } = property;
+    return { status: created ? 201 : 200, body: { name, type, source, createdAt } };
+  }),
+  bindRoute(apiRoutes.createImport, async ({ tenantId, body }) => createImport(imports, tenantId, body)),
+  bindRoute(apiRoutes.listImports, async ({ tenantId, query }) => ({
+    status: 200,
+    body: await listImports(imports, tenantId, query.limit, query.cursor),
+  })),
+  bindRoute(apiRoutes.getImport, async ({ tenantId, params }) => ({
+    status: 200,
+    body: await getImport(imports, tenantId, params.importId),
   })),
 ];
 

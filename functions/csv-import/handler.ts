@@ -1,9 +1,19 @@
-import type { S3Event } from 'aws-lambda';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import type { Context, S3Event } from 'aws-lambda';
+import { lambdaClient } from '../../shared/aws/clients.js';
 import { csvImportEnvironment, loadEnvironment } from '../../shared/config/function-environments.js';
+import { runCsvImport, type ContinuationRequest, type ImportRunResult } from '../../shared/imports/csv-import-run.js';
 import { decodeS3EventKey, parseUploadKey, type UploadKey } from '../../shared/imports/upload-key.js';
 import { logger } from '../../shared/logging/logger.js';
+import { blobStore, importStore, propertyRegistry, userStore } from '../../shared/wiring/stores.js';
 
 const env = loadEnvironment(csvImportEnvironment);
+const dependencies = {
+  imports: importStore(env),
+  users: userStore(env),
+  registry: propertyRegistry(env),
+  blobs: blobStore(env),
+};
 
 export interface UploadNotice extends UploadKey {
   bucket: string;
@@ -31,19 +41,30 @@ export function uploadsIn(event: S3Event): UploadNotice[] {
   return uploads;
 }
 
+const isContinuation = (event: unknown): event is ContinuationRequest => (event as { kind?: string })?.kind === 'continuation';
+
 /**
- * The CSV importer, triggered by S3 ObjectCreated on `uploads/`. The walking skeleton
- * receives and validates the notification; streaming the file into the upsert path is the
- * CSV-import capability (issue 3).
+ * The CSV importer: an S3 ObjectCreated on `uploads/` starts an import; a continuation
+ * (sent by this function to itself when it nears its time limit) resumes one.
  */
-export async function handleUploadEvent(event: S3Event): Promise<{ received: UploadNotice[] }> {
-  const received = uploadsIn(event);
-  for (const upload of received) {
-    logger.appendKeys({ tenantId: upload.tenantId });
-    logger.info('upload received', { importId: upload.importId, size: upload.size });
-    logger.removeKeys(['tenantId']);
+export async function handleImportEvent(event: S3Event | ContinuationRequest, context: Context): Promise<ImportRunResult[]> {
+  const continueLater = async (request: ContinuationRequest) => {
+    await lambdaClient().send(
+      new InvokeCommand({ FunctionName: context.functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(request)) }),
+    );
+  };
+  const run = (trigger: Parameters<typeof runCsvImport>[1]) => {
+    logger.appendKeys({ tenantId: trigger.tenantId });
+    return runCsvImport({ ...dependencies, continueLater }, trigger, () => context.getRemainingTimeInMillis()).finally(() =>
+      logger.removeKeys(['tenantId']),
+    );
+  };
+  if (isContinuation(event)) return [await run(event)];
+  const results: ImportRunResult[] = [];
+  for (const upload of uploadsIn(event)) {
+    results.push(await run({ kind: 'upload', tenantId: upload.tenantId, importId: upload.importId, size: upload.size, sequencer: upload.sequencer }));
   }
-  return { received };
+  return results;
 }
 
-export const handler = handleUploadEvent;
+export const handler = handleImportEvent;

@@ -9,6 +9,8 @@ export const localCredentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVE
 export const LOCAL_BUCKET = 'roster-data';
 /** The schedule group of the local stack (deployed: `<stackName>-syncs`). */
 export const LOCAL_SCHEDULE_GROUP = 'roster-syncs';
+/** Function names of the local stack (its Lambda Invoke endpoint and the scheduler use them). */
+export const LOCAL_FUNCTIONS = { csvImport: 'roster-csv-import' } as const;
 export const localTables = {
   CONTROL_TABLE: localTableName(controlTable),
   USERS_TABLE: localTableName(usersTable),
@@ -21,6 +23,7 @@ export interface LocalEndpoints {
   s3: string;
   secretsManager: string;
   scheduler: string;
+  lambda: string;
   tables: typeof localTables;
   bucket: string;
   pid: number;
@@ -45,7 +48,7 @@ export function readEndpoints(dataDir: string): LocalEndpoints | undefined {
 }
 
 /** The SDK variables that point every client of this process at the local stand-ins. */
-export function sdkEnvironment(endpoints: Pick<LocalEndpoints, 'dynamodb' | 's3' | 'secretsManager' | 'scheduler'>) {
+export function sdkEnvironment(endpoints: Pick<LocalEndpoints, 'dynamodb' | 's3' | 'secretsManager' | 'scheduler'> & { lambda?: string }) {
   return {
     AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
@@ -54,5 +57,6 @@ export function sdkEnvironment(endpoints: Pick<LocalEndpoints, 'dynamodb' | 's3'
     AWS_ENDPOINT_URL_S3: endpoints.s3,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
     AWS_ENDPOINT_URL_SCHEDULER: endpoints.scheduler,
+    ...(endpoints.lambda ? { AWS_ENDPOINT_URL_LAMBDA: endpoints.lambda } : {}),
   };
 }

@@ -8,8 +8,9 @@ import { allApiRoutes } from '../../shared/http/api-contract.js';
 import { localTableName } from '../../shared/storage/table-definitions.js';
 import { startApiGatewayEmulator } from './api-gateway-emulator.js';
 import { startDynamoDbLocal } from './dynamodb-local.js';
+import { LocalLambda } from './lambda-emulator.js';
 import { freePort } from './free-port.js';
-import { LOCAL_BUCKET, LOCAL_REGION, LOCAL_SCHEDULE_GROUP, localCredentials, localTables, sdkEnvironment, writeEndpoints, type LocalEndpoints } from './local-settings.js';
+import { LOCAL_BUCKET, LOCAL_FUNCTIONS, LOCAL_REGION, LOCAL_SCHEDULE_GROUP, localCredentials, localTables, sdkEnvironment, writeEndpoints, type LocalEndpoints } from './local-settings.js';
 import { ensureBucket, ensureTables } from './provision.js';
 import { startS3Local } from './s3-local.js';
 import { startLocalScheduler } from './scheduler-emulator.js';
@@ -47,31 +48,31 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     const dynamo = await startDynamoDbLocal({ port: await freePort(), dbPath: join(options.dataDir, 'dynamodb') });
     stops.push(dynamo.stop);
 
-    let deliverUpload: (event: S3Event) => void = () => undefined;
+    // The functions, invocable by name through the local Lambda Invoke endpoint.
+    const lambda = new LocalLambda(log);
+    const functions = await lambda.listen(host);
+    stops.push(() => closeServer(functions.server));
+
+    // In AWS, S3 invokes the importer asynchronously; so does the local stack.
     const s3 = await startS3Local({
       port: await freePort(),
       directory: join(options.dataDir, 's3'),
-      onObjectCreated: (event) => deliverUpload(event),
+      onObjectCreated: (event: S3Event) => lambda.invokeAsync(LOCAL_FUNCTIONS.csvImport, event),
     });
     stops.push(s3.stop);
 
     const secrets = await startLocalSecretsManager({ host, port: 0, persistFile: join(options.dataDir, 'secrets.json') });
     stops.push(secrets.close);
 
-    // Sync functions register here as their capabilities land; the scheduler invokes them by ARN.
-    const scheduledFunctions = new Map<string, (input: unknown) => Promise<unknown>>();
     const scheduler = await startLocalScheduler({
       host,
       port: 0,
       persistFile: join(options.dataDir, 'schedules.json'),
       invoke: async ({ arn, input, scheduleName }) => {
         const functionName = arn.split(':').pop() ?? arn;
-        const target = scheduledFunctions.get(functionName);
-        if (!target) {
+        if (!lambda.invokeAsync(functionName, input ? JSON.parse(input) : {})) {
           log(`schedule ${scheduleName} fired, but no local function is named ${functionName}`);
-          return;
         }
-        await target(input ? JSON.parse(input) : {});
       },
     });
     stops.push(scheduler.close);
@@ -81,7 +82,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     });
     schedulerClient.destroy();
 
-    Object.assign(process.env, sdkEnvironment({ dynamodb: dynamo.endpoint, s3: s3.endpoint, secretsManager: secrets.endpoint, scheduler: scheduler.endpoint }), {
+    Object.assign(process.env, sdkEnvironment({ dynamodb: dynamo.endpoint, s3: s3.endpoint, secretsManager: secrets.endpoint, scheduler: scheduler.endpoint, lambda: functions.endpoint }), {
       ...localTables,
       DATA_BUCKET: LOCAL_BUCKET,
       CORS_ORIGINS: options.corsOrigins ?? process.env.CORS_ORIGINS ?? '*',
@@ -101,10 +102,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       import('../../functions/csv-import/handler.js'),
     ]);
 
-    // In AWS, S3 invokes the importer asynchronously; so does the local stack.
-    deliverUpload = (event) => {
-      Promise.resolve(csvImport(event)).catch((error: unknown) => log(`csv-import failed: ${error instanceof Error ? error.message : String(error)}`));
-    };
+    lambda.register(LOCAL_FUNCTIONS.csvImport, { handler: (event, context) => csvImport(event as never, context), timeoutMs: 15 * 60_000 });
 
     const gateway = await startApiGatewayEmulator({
       host,
@@ -122,6 +120,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       s3: s3.endpoint,
       secretsManager: secrets.endpoint,
       scheduler: scheduler.endpoint,
+      lambda: functions.endpoint,
       tables: localTables,
       bucket: LOCAL_BUCKET,
       pid: process.pid,

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 
 /**
  * AWS clients, created once per process on first use and reused by every invocation.
@@ -14,6 +15,7 @@ let dynamo: DynamoDBDocumentClient | undefined;
 let s3: S3Client | undefined;
 let secrets: SecretsManagerClient | undefined;
 let scheduler: SchedulerClient | undefined;
+let lambda: LambdaClient | undefined;
 
 export function dynamoDocumentClient(): DynamoDBDocumentClient {
   dynamo ??= DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 8 }), {
@@ -36,4 +38,9 @@ export function secretsManagerClient(): SecretsManagerClient {
 export function schedulerClient(): SchedulerClient {
   scheduler ??= new SchedulerClient({});
   return scheduler;
+}
+
+export function lambdaClient(): LambdaClient {
+  lambda ??= new LambdaClient({});
+  return lambda;
 }

@@ -20,6 +20,8 @@ export const apiEnvironment = z.object({
   DATA_BUCKET: bucketName,
   /** Comma-separated origins allowed by CORS; `*` allows any. */
   CORS_ORIGINS: z.string().default('*'),
+  /** Largest CSV file an import accepts; S3 takes up to 5 GiB in one PUT. */
+  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().max(5 * 1024 ** 3).default(5 * 1024 ** 3),
 });
 
 export const csvImportEnvironment = z.object({

@@ -1,11 +1,26 @@
-import { dynamoDocumentClient } from '../aws/clients.js';
+import { dynamoDocumentClient, s3Client } from '../aws/clients.js';
+import { DynamoImportStore } from '../imports/import-store.js';
 import { DynamoPropertyStore } from '../properties/dynamo-property-store.js';
+import { PropertyRegistry } from '../properties/property-registry.js';
+import { S3BlobStore } from '../storage/s3-blob-store.js';
 import { DynamoTenantStore } from '../tenants/dynamo-tenant-store.js';
+import { DynamoUserStore } from '../users/dynamo-user-store.js';
 
 /**
  * Factories that wire the domain's ports to their AWS adapters, once per process. A handler
  * calls them at module scope with its validated environment.
  */
-export const tenantStore = (env: { CONTROL_TABLE: string }) => new DynamoTenantStore(dynamoDocumentClient(), env.CONTROL_TABLE);
+type Tables = { CONTROL_TABLE: string };
 
-export const propertyStore = (env: { CONTROL_TABLE: string }) => new DynamoPropertyStore(dynamoDocumentClient(), env.CONTROL_TABLE);
+export const tenantStore = (env: Tables) => new DynamoTenantStore(dynamoDocumentClient(), env.CONTROL_TABLE);
+
+export const propertyStore = (env: Tables) => new DynamoPropertyStore(dynamoDocumentClient(), env.CONTROL_TABLE);
+
+export const propertyRegistry = (env: Tables) => new PropertyRegistry(dynamoDocumentClient(), env.CONTROL_TABLE);
+
+export const importStore = (env: Tables) => new DynamoImportStore(dynamoDocumentClient(), env.CONTROL_TABLE);
+
+export const blobStore = (env: { DATA_BUCKET: string }) => new S3BlobStore(s3Client(), env.DATA_BUCKET);
+
+export const userStore = (env: { USERS_TABLE: string; EVENTS_TABLE: string }, options: { concurrency?: number } = {}) =>
+  new DynamoUserStore(dynamoDocumentClient(), { usersTable: env.USERS_TABLE, eventsTable: env.EVENTS_TABLE, ...options });

@@ -423,11 +423,18 @@ describe('IAM scoping', () => {
     expect(patterns.filter((pattern) => !/^(uploads|exports|errors)\/\*$/.test(pattern))).toEqual([]);
   });
 
-  it('csv-import reads only uploads/* and writes only errors/*', () => {
+  it('csv-import reads uploads/*, and writes, reads back and deletes only error-report parts in errors/*', () => {
     const statements = statementsOf(logicalId(stack.csvImportFunction.role!)).filter(grantsObjects);
-    expect(objectPatterns(statements, 's3:GetObject')).toEqual(new Set(['uploads/*']));
+    expect(objectPatterns(statements, 's3:GetObject')).toEqual(new Set(['uploads/*', 'errors/*']));
     expect(objectPatterns(statements, 's3:PutObject')).toEqual(new Set(['errors/*']));
-    expect(objectPatterns(statements, 's3:DeleteObject')).toEqual(new Set());
+    expect(objectPatterns(statements, 's3:DeleteObject')).toEqual(new Set(['errors/*']));
+  });
+
+  it('csv-import may invoke itself (continuation of long imports) and no other function', () => {
+    const invokes = statementsOf(logicalId(stack.csvImportFunction.role!)).filter((statement) =>
+      asArray(statement.Action).includes('lambda:InvokeFunction'),
+    );
+    expect(invokes.flatMap((statement) => asArray(statement.Resource))).toEqual([getAtt(logicalId(stack.csvImportFunction), 'Arn')]);
   });
 
   it('the API reads uploads/*, exports/*, errors/* and writes only uploads/* and exports/*', () => {

@@ -1,10 +1,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/free-port.js';
-import { LOCAL_REGION, localCredentials, type LocalEndpoints } from '../../infra/local/local-settings.js';
+import type { LocalEndpoints } from '../../infra/local/local-settings.js';
 import { closesWithin, runCli, startProcess, type StartedProcess } from '../support/processes.js';
 
 /**
@@ -33,7 +32,7 @@ describe('npm start (the local stack)', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('serves the API, authenticates keys from the CLI, routes uploads to the importer, and keeps data across restarts', async () => {
+  it('serves the API, authenticates keys from the CLI, runs an import from a presigned upload, and keeps data across restarts', async () => {
     stack = startProcess('npm', ['start'], env());
     await stack.waitFor(new RegExp(`Roster local stack ready on http://127\\.0\\.0\\.1:${port}\\n`), 90_000);
 
@@ -61,13 +60,23 @@ describe('npm start (the local stack)', () => {
     expect(duplicate.stdout).toBe('');
     expect(duplicate.stderr).toMatch(/already exists/);
 
-    // An upload to the bucket reaches the importer with the S3 event AWS would send.
-    const { s3: s3Endpoint, bucket } = endpoints();
-    const s3 = new S3Client({ endpoint: s3Endpoint, region: LOCAL_REGION, credentials: localCredentials, forcePathStyle: true });
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'uploads/acme/imp_0123456789.csv', Body: 'email\na@example.com\n' }));
-    s3.destroy();
-    const received = await stack.waitFor(/\{[^\n]*"message":"upload received"[^\n]*\}/, 10_000);
-    expect(JSON.parse(received[0])).toMatchObject({ tenantId: 'acme', importId: 'imp_0123456789', size: 20 });
+    // An upload to the presigned URL runs the import, exactly as in AWS (S3 event → importer).
+    const createdImport = await api('/imports', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${second.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ filename: 'team.csv' }),
+    });
+    expect(createdImport.status).toBe(201);
+    const upload: any = await createdImport.json();
+    const put = await fetch(upload.uploadUrl, { method: upload.uploadMethod, headers: upload.uploadHeaders, body: 'Email,Team\nada@example.com,core\nbob@example.com,infra\n' });
+    expect(put.status).toBe(200);
+    let status: any;
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      status = await (await api(`/imports/${upload.importId}`, bearer(second.apiKey))).json();
+      if (!['waiting_upload', 'processing'].includes(status.status)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status).toMatchObject({ status: 'completed', counts: { rows: 2, created: 2, failed: 0 } });
 
     // SIGTERM stops the stack and every child it started.
     const dynamoPort = Number(new URL(endpoints().dynamodb).port);

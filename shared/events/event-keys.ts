@@ -1,0 +1,30 @@
+import { EVENT_TYPE_SHARDS } from '../storage/table-definitions.js';
+import type { UserEventRecord } from '../users/user-store.js';
+
+/** Key layout of the events table (see `eventsTable` in shared/storage/table-definitions.ts). */
+export const eventKeys = {
+  timeline: (tenantId: string, userId: string) => `${tenantId}#${userId}`,
+  sortKey: (occurredAt: string, eventId: string) => `${occurredAt}#${eventId}`,
+  typeBucket: (tenantId: string, type: string, occurredAt: string, eventId: string) =>
+    `${tenantId}#${type}#${occurredAt.slice(0, 10)}#${String(writeShard(eventId)).padStart(2, '0')}`,
+};
+
+function writeShard(eventId: string): number {
+  let hash = 0;
+  for (let index = 0; index < eventId.length; index += 1) hash = (hash * 33 + eventId.charCodeAt(index)) >>> 0;
+  return hash % EVENT_TYPE_SHARDS;
+}
+
+export function eventItem(tenantId: string, event: UserEventRecord): Record<string, unknown> {
+  return {
+    pk: eventKeys.timeline(tenantId, event.userId),
+    sk: eventKeys.sortKey(event.occurredAt, event.eventId),
+    typeBucket: eventKeys.typeBucket(tenantId, event.type, event.occurredAt, event.eventId),
+    eventId: event.eventId,
+    userId: event.userId,
+    type: event.type,
+    occurredAt: event.occurredAt,
+    properties: event.properties,
+    source: event.source,
+  };
+}
