@@ -4,6 +4,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { DynamoJsonTransport } from './dynamo-json-transport.js';
 
 /**
  * AWS clients, created once per process on first use and reused by every invocation.
@@ -11,14 +12,27 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
  * `AWS_ENDPOINT_URL_S3`, …), which the local stack and the test harness set to their
  * servers; deployed, they are unset and the SDK talks to AWS.
  */
+let dynamoRaw: DynamoDBClient | undefined;
 let dynamo: DynamoDBDocumentClient | undefined;
+let dynamoBatch: DynamoJsonTransport | undefined;
 let s3: S3Client | undefined;
 let secrets: SecretsManagerClient | undefined;
 let scheduler: SchedulerClient | undefined;
 let lambda: LambdaClient | undefined;
 
+function dynamoClient(): DynamoDBClient {
+  dynamoRaw ??= new DynamoDBClient({ maxAttempts: 8 });
+  return dynamoRaw;
+}
+
+/** The lean sender of the hot batch path (see dynamo-json-transport.ts), sharing the client's credentials. */
+export function dynamoBatchTransport(): DynamoJsonTransport {
+  dynamoBatch ??= new DynamoJsonTransport(dynamoClient(), { maxAttempts: 8 });
+  return dynamoBatch;
+}
+
 export function dynamoDocumentClient(): DynamoDBDocumentClient {
-  dynamo ??= DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 8 }), {
+  dynamo ??= DynamoDBDocumentClient.from(dynamoClient(), {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });
   return dynamo;

@@ -1,15 +1,27 @@
-import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AttributeMap } from './attribute-value-codec.js';
+import type { DynamoJsonTransport } from './dynamo-json-transport.js';
 import { backoffDelayMs, createLimiter, sleep, type Limiter } from '../concurrency/limiter.js';
 
 /**
  * Batched reads and writes with DynamoDB's limits (100 keys per BatchGetItem, 25 items per
  * BatchWriteItem), bounded concurrency, and retries of `UnprocessedKeys` / `UnprocessedItems`
- * with full-jitter backoff. (Throttling errors of a whole request are retried by the SDK
- * client itself, configured with `maxAttempts` in shared/aws/clients.ts.)
+ * with full-jitter backoff. (Throttling errors of a whole request are retried by the
+ * transport itself, see dynamo-json-transport.ts.) Items and keys are in DynamoDB's
+ * attribute-value form (attribute-value-codec.ts).
  */
-type Key = Record<string, unknown>;
-type Item = Record<string, unknown>;
+type Key = AttributeMap;
+type Item = AttributeMap;
+
+interface ConsumedCapacity {
+  CapacityUnits?: number;
+}
 export type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Key } };
+
+/** A write request already encoded as JSON text (see `putRequestJson`). */
+export type EncodedWriteRequest = string;
+
+export const putRequestJson = (itemJson: string): EncodedWriteRequest => `{"PutRequest":{"Item":${itemJson}}}`;
+export const deleteRequestJson = (keyJson: string): EncodedWriteRequest => `{"DeleteRequest":{"Key":${keyJson}}}`;
 
 const MAX_ATTEMPTS = 10;
 
@@ -20,7 +32,7 @@ export class UnprocessedWritesError extends Error {
 export interface BatchOptions {
   limiter?: Limiter;
   /** Called with the ConsumedCapacity of each request (benchmarks and cost reports). */
-  onCapacity?: (units: number) => void;
+  onCapacity?: (units: number, kind: 'read' | 'write') => void;
 }
 
 const chunk = <T>(items: T[], size: number): T[][] => {
@@ -30,7 +42,7 @@ const chunk = <T>(items: T[], size: number): T[][] => {
 };
 
 export async function batchGetAll(
-  client: DynamoDBDocumentClient,
+  transport: DynamoJsonTransport,
   tableName: string,
   keys: Key[],
   options: BatchOptions & { consistentRead?: boolean } = {},
@@ -45,15 +57,17 @@ export async function batchGetAll(
         for (let attempt = 0; pending.length > 0; attempt += 1) {
           if (attempt >= MAX_ATTEMPTS) throw new Error(`BatchGetItem on ${tableName}: keys still unprocessed after ${MAX_ATTEMPTS} attempts`);
           if (attempt > 0) await sleep(backoffDelayMs(attempt));
-          const answer = await client.send(
-            new BatchGetCommand({
-              RequestItems: { [tableName]: { Keys: pending, ConsistentRead: options.consistentRead ?? false } },
-              ReturnConsumedCapacity: options.onCapacity ? 'TOTAL' : undefined,
-            }),
-          );
-          for (const used of answer.ConsumedCapacity ?? []) options.onCapacity?.(used.CapacityUnits ?? 0);
+          const answer = await transport.send<{
+            Responses?: Record<string, Item[]>;
+            UnprocessedKeys?: Record<string, { Keys?: Key[] }>;
+            ConsumedCapacity?: ConsumedCapacity[];
+          }>('BatchGetItem', {
+            RequestItems: { [tableName]: { Keys: pending, ConsistentRead: options.consistentRead ?? false } },
+            ReturnConsumedCapacity: options.onCapacity ? 'TOTAL' : undefined,
+          });
+          for (const used of answer.ConsumedCapacity ?? []) options.onCapacity?.(used.CapacityUnits ?? 0, 'read');
           found.push(...(answer.Responses?.[tableName] ?? []));
-          pending = (answer.UnprocessedKeys?.[tableName]?.Keys as Key[] | undefined) ?? [];
+          pending = answer.UnprocessedKeys?.[tableName]?.Keys ?? [];
         }
         return found;
       }),
@@ -63,9 +77,9 @@ export async function batchGetAll(
 }
 
 export async function batchWriteAll(
-  client: DynamoDBDocumentClient,
+  transport: DynamoJsonTransport,
   tableName: string,
-  requests: WriteRequest[],
+  requests: EncodedWriteRequest[],
   options: BatchOptions = {},
 ): Promise<void> {
   if (requests.length === 0) return;
@@ -73,20 +87,16 @@ export async function batchWriteAll(
   await Promise.all(
     chunk(requests, 25).map((part) =>
       limiter(async () => {
-        let pending: WriteRequest[] = part;
+        let pending: EncodedWriteRequest[] = part;
         for (let attempt = 0; pending.length > 0; attempt += 1) {
           if (attempt >= MAX_ATTEMPTS) {
             throw new UnprocessedWritesError(`BatchWriteItem on ${tableName}: ${pending.length} items unprocessed after ${MAX_ATTEMPTS} attempts`);
           }
           if (attempt > 0) await sleep(backoffDelayMs(attempt));
-          const answer = await client.send(
-            new BatchWriteCommand({
-              RequestItems: { [tableName]: pending },
-              ReturnConsumedCapacity: options.onCapacity ? 'TOTAL' : undefined,
-            }),
-          );
-          for (const used of answer.ConsumedCapacity ?? []) options.onCapacity?.(used.CapacityUnits ?? 0);
-          pending = (answer.UnprocessedItems?.[tableName] as WriteRequest[] | undefined) ?? [];
+          const body = `{"RequestItems":{${JSON.stringify(tableName)}:[${pending.join(',')}]}${options.onCapacity ? ',"ReturnConsumedCapacity":"TOTAL"' : ''}}`;
+          const answer = await transport.send<{ UnprocessedItems?: Record<string, WriteRequest[]>; ConsumedCapacity?: ConsumedCapacity[] }>('BatchWriteItem', body);
+          for (const used of answer.ConsumedCapacity ?? []) options.onCapacity?.(used.CapacityUnits ?? 0, 'write');
+          pending = (answer.UnprocessedItems?.[tableName] ?? []).map((request) => JSON.stringify(request));
         }
       }),
     ),

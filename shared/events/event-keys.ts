@@ -1,3 +1,4 @@
+import { attributeMapJson, jsonString } from '../aws/attribute-value-codec.js';
 import { EVENT_TYPE_SHARDS } from '../storage/table-definitions.js';
 import type { UserEventRecord } from '../users/user-store.js';
 
@@ -27,4 +28,14 @@ export function eventItem(tenantId: string, event: UserEventRecord): Record<stri
     properties: event.properties,
     source: event.source,
   };
+}
+
+/** `eventItem` straight to attribute-value JSON (a test keeps the two equal). */
+export function eventItemJson(tenantId: string, event: UserEventRecord): string {
+  return (
+    `{"pk":{"S":${jsonString(eventKeys.timeline(tenantId, event.userId))}},"sk":{"S":${jsonString(eventKeys.sortKey(event.occurredAt, event.eventId))}}` +
+    `,"typeBucket":{"S":${jsonString(eventKeys.typeBucket(tenantId, event.type, event.occurredAt, event.eventId))}}` +
+    `,"eventId":{"S":${jsonString(event.eventId)}},"userId":{"S":${jsonString(event.userId)}},"type":{"S":${jsonString(event.type)}}` +
+    `,"occurredAt":{"S":${jsonString(event.occurredAt)}},"properties":{"M":${attributeMapJson(event.properties, 'properties')}},"source":{"S":${jsonString(event.source)}}}`
+  );
 }

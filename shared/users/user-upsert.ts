@@ -76,7 +76,7 @@ export async function upsertUsers(store: UserStore, context: UpsertContext, chan
           outcomes[index] = { status: 'skipped', reason: 'no user has this email (mode update_only)' };
           return;
         }
-        const userId = existing.freeIds.get(email) ?? derivedUserId(context.tenantId, email);
+        const userId = existing.freeIds.get(email) ?? existing.derivedIds.get(email)!;
         const profile: UserProfile = { userId, email, properties: {}, createdAt: now, updatedAt: now };
         state = { profile, isNew: true, touched: false };
       } else {
@@ -128,15 +128,17 @@ export async function upsertUsers(store: UserStore, context: UpsertContext, chan
 async function resolveExisting(store: UserStore, tenantId: string, emails: string[]) {
   const profiles = new Map<string, UserProfile>();
   const freeIds = new Map<string, string>();
-  if (emails.length === 0) return { profiles, freeIds };
-  const byDerivedId = await store.getProfiles(tenantId, emails.map((email) => derivedUserId(tenantId, email)));
+  // One SHA-256 per email per batch: the derived ID is needed three times below.
+  const derivedIds = new Map(emails.map((email) => [email, derivedUserId(tenantId, email)]));
+  if (emails.length === 0) return { profiles, freeIds, derivedIds };
+  const byDerivedId = await store.getProfiles(tenantId, [...derivedIds.values()]);
   const unresolved: string[] = [];
   for (const email of emails) {
-    const candidate = byDerivedId.get(derivedUserId(tenantId, email));
+    const candidate = byDerivedId.get(derivedIds.get(email)!);
     if (candidate?.email === email) profiles.set(email, candidate);
     else unresolved.push(email);
   }
-  if (unresolved.length === 0) return { profiles, freeIds };
+  if (unresolved.length === 0) return { profiles, freeIds, derivedIds };
   const claimed = await store.findUserIdsByEmail(tenantId, unresolved);
   const claimedProfiles = await store.getProfiles(tenantId, [...new Set(claimed.values())]);
   for (const email of unresolved) {
@@ -144,11 +146,11 @@ async function resolveExisting(store: UserStore, tenantId: string, emails: strin
     const profile = userId ? claimedProfiles.get(userId) : undefined;
     if (profile) {
       profiles.set(email, profile);
-    } else if (byDerivedId.has(derivedUserId(tenantId, email))) {
+    } else if (byDerivedId.has(derivedIds.get(email)!)) {
       freeIds.set(email, await nextFreeId(store, tenantId, email));
     }
   }
-  return { profiles, freeIds };
+  return { profiles, freeIds, derivedIds };
 }
 
 async function nextFreeId(store: UserStore, tenantId: string, email: string): Promise<string> {

@@ -1,4 +1,4 @@
-import { dynamoDocumentClient, s3Client } from '../aws/clients.js';
+import { dynamoBatchTransport, dynamoDocumentClient, s3Client } from '../aws/clients.js';
 import { DynamoImportStore } from '../imports/import-store.js';
 import { DynamoPropertyStore } from '../properties/dynamo-property-store.js';
 import { PropertyRegistry } from '../properties/property-registry.js';
@@ -23,4 +23,4 @@ export const importStore = (env: Tables) => new DynamoImportStore(dynamoDocument
 export const blobStore = (env: { DATA_BUCKET: string }) => new S3BlobStore(s3Client(), env.DATA_BUCKET);
 
 export const userStore = (env: { USERS_TABLE: string; EVENTS_TABLE: string }, options: { concurrency?: number } = {}) =>
-  new DynamoUserStore(dynamoDocumentClient(), { usersTable: env.USERS_TABLE, eventsTable: env.EVENTS_TABLE, ...options });
+  new DynamoUserStore(dynamoBatchTransport(), { usersTable: env.USERS_TABLE, eventsTable: env.EVENTS_TABLE, ...options });

@@ -1,0 +1,109 @@
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
+import type { ImportRecord } from '../../shared/imports/import-record.js';
+import type { ImportStore } from '../../shared/imports/import-store.js';
+import type { BlobStore } from '../../shared/storage/blob-store.js';
+import { eventItemJson } from '../../shared/events/event-keys.js';
+import { profileItemJson } from '../../shared/users/dynamo-user-store.js';
+import type { UserProfile } from '../../shared/users/user.js';
+import type { UserStore, UserWriteSet } from '../../shared/users/user-store.js';
+
+/** Writes a CSV of about `megabytes` MB: email plus typed columns, one quoted text column with commas. */
+export async function generateCsv(path: string, megabytes: number, options: { padding?: number; rows?: number } = {}): Promise<number> {
+  const out = createWriteStream(path);
+  out.write('email,first_name,last_name,plan,visits,vip,signup_date,note\n');
+  const target = megabytes * 1024 * 1024;
+  const pad = 'x'.repeat(options.padding ?? 0);
+  let written = 0;
+  let rows = 0;
+  const maxRows = options.rows ?? Infinity;
+  while (written < target && rows < maxRows) {
+    const lines: string[] = [];
+    for (let i = 0; i < 1000 && rows < maxRows; i += 1, rows += 1) {
+      lines.push(
+        `user${rows}@example.com,First${rows % 977},Last${rows % 1013},${rows % 3 ? 'gold' : 'free'},${rows % 500},${rows % 2 ? 'yes' : 'no'},2024-0${(rows % 9) + 1}-1${rows % 9},"note, with ""quotes"" ${rows}${pad}"`,
+      );
+    }
+    const chunk = `${lines.join('\n')}\n`;
+    written += Buffer.byteLength(chunk);
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return rows;
+}
+
+/** A BlobStore over one local file (the upload), for CPU-only runs. */
+export class FileBlobStore implements BlobStore {
+  constructor(private readonly path: string) {}
+  async read(_key: string, range?: { start: number; end?: number }): Promise<Readable> {
+    return createReadStream(this.path, { start: range?.start ?? 0, end: range?.end, highWaterMark: 256 * 1024 });
+  }
+  async size(): Promise<number> {
+    return statSync(this.path).size;
+  }
+  async put(): Promise<void> {}
+  async upload(_key: string, body: Readable): Promise<void> {
+    for await (const _chunk of body) void _chunk;
+  }
+  async delete(): Promise<void> {}
+  async presignPut(): Promise<string> {
+    return 'file://';
+  }
+  async presignGet(): Promise<string> {
+    return 'file://';
+  }
+}
+
+/** Keeps one import record in memory, with the same lease rules as the DynamoDB store. */
+export class MemoryImportStore implements ImportStore {
+  private readonly records = new Map<string, ImportRecord>();
+  async create(record: ImportRecord) {
+    this.records.set(record.importId, structuredClone(record));
+  }
+  async get(_tenantId: string, importId: string) {
+    const record = this.records.get(importId);
+    return record ? structuredClone(record) : undefined;
+  }
+  async list() {
+    return { items: [...this.records.values()], nextCursor: null };
+  }
+  async claim(_tenantId: string, importId: string, claim: { leaseId: string; leaseMs: number; sequencer: string; now: Date }) {
+    const record = this.records.get(importId);
+    if (!record || record.status !== 'waiting_upload') return undefined;
+    Object.assign(record, { status: 'processing', leaseId: claim.leaseId, leaseExpiresAt: claim.now.getTime() + claim.leaseMs, objectSequencer: claim.sequencer });
+    return structuredClone(record);
+  }
+  async saveProgress(_tenantId: string, importId: string, leaseId: string, progress: object, leaseUntil: number) {
+    const record = this.records.get(importId)!;
+    if (record.leaseId !== leaseId) return false;
+    Object.assign(record, structuredClone(progress), { leaseExpiresAt: leaseUntil });
+    return true;
+  }
+  async finish(_tenantId: string, importId: string, leaseId: string, result: object) {
+    const record = this.records.get(importId)!;
+    if (record.leaseId !== leaseId) return false;
+    Object.assign(record, structuredClone(result));
+    return true;
+  }
+  async releaseLease() {
+    return true;
+  }
+}
+
+/** A user store that finds nobody and marshals every item it is asked to write, then drops it. */
+export class NullSinkUserStore implements UserStore {
+  items = 0;
+  async getProfiles(): Promise<Map<string, UserProfile>> {
+    return new Map();
+  }
+  async findUserIdsByEmail(): Promise<Map<string, string>> {
+    return new Map();
+  }
+  async write(tenantId: string, writes: UserWriteSet): Promise<void> {
+    for (const event of writes.events) eventItemJson(tenantId, event);
+    for (const profile of writes.profiles) profileItemJson(tenantId, profile);
+    this.items += writes.events.length + writes.profiles.length + writes.emailClaims.length;
+  }
+}

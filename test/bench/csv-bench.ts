@@ -1,0 +1,222 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startDynamoDbLocal } from '../../infra/local/dynamodb-local.js';
+import { freePort } from '../../infra/local/free-port.js';
+import { LOCAL_REGION, localCredentials } from '../../infra/local/local-settings.js';
+import { ensureTables } from '../../infra/local/provision.js';
+import { startS3Local } from '../../infra/local/s3-local.js';
+import { runCli, startProcess } from '../support/processes.js';
+import { defaultImportRunSettings, runCsvImport, type ImportRunDependencies } from '../../shared/imports/csv-import-run.js';
+import { createImport } from '../../shared/imports/import-service.js';
+import { PropertyRegistry } from '../../shared/properties/property-registry.js';
+import { localTableName, controlTable, eventsTable, usersTable } from '../../shared/storage/table-definitions.js';
+import { DynamoJsonTransport } from '../../shared/aws/dynamo-json-transport.js';
+import { DynamoUserStore } from '../../shared/users/dynamo-user-store.js';
+import type { UserStore } from '../../shared/users/user-store.js';
+import { FileBlobStore, generateCsv, MemoryImportStore, NullSinkUserStore } from './bench-support.js';
+import { startDynamoStandIn } from './dynamo-stand-in.js';
+import type { BenchReport } from './report.js';
+
+/** A fake property registry: every column a string (the CPU run needs no database). */
+const stringRegistry = {
+  types: async () => new Map(),
+  ensure: async (_tenant: string, names: string[]) => new Map(names.map((name) => [name, 'string' as const])),
+} as unknown as PropertyRegistry;
+
+async function runImport(path: string, users: UserStore, registry: PropertyRegistry, tenantId = 'bench') {
+  const imports = new MemoryImportStore();
+  const blobs = new FileBlobStore(path);
+  const created = await createImport({ imports, blobs, maxUploadBytes: 5 * 1024 ** 3 }, tenantId, {});
+  const deps: ImportRunDependencies = { imports, users, registry, blobs, continueLater: async () => undefined };
+  const result = await runCsvImport(deps, { kind: 'upload', tenantId, importId: created.body.importId, size: statSync(path).size, sequencer: 's' }, () => 15 * 60_000, defaultImportRunSettings);
+  return { result, record: (await imports.get(tenantId, created.body.importId))! };
+}
+
+async function plainCsvParseRows(path: string): Promise<number> {
+  let rows = 0;
+  for await (const _record of createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(parse())) rows += 1;
+  return rows;
+}
+
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+
+/** Pipeline CPU throughput (decode → parse → map → coerce → build items, null sink) vs plain csv-parse, same file, same run. */
+async function pipelineVersusCsvParse(report: BenchReport, directory: string) {
+  const megabytes = Number(process.env.BENCH_CSV_MB ?? 200);
+  const path = join(directory, 'pipeline.csv');
+  const rows = await generateCsv(path, megabytes);
+  const ratios: number[] = [];
+  let best = { parse: 0, pipeline: 0 };
+  for (let round = 0; round < 2; round += 1) {
+    let start = process.hrtime.bigint();
+    const parsed = await plainCsvParseRows(path);
+    const parseRate = parsed / seconds(start);
+    start = process.hrtime.bigint();
+    const { record } = await runImport(path, new NullSinkUserStore(), stringRegistry);
+    const pipelineRate = record.counts.rows / seconds(start);
+    if (record.counts.created !== rows) throw new Error(`pipeline created ${record.counts.created} of ${rows} rows`);
+    ratios.push(pipelineRate / parseRate);
+    best = { parse: Math.max(best.parse, parseRate), pipeline: Math.max(best.pipeline, pipelineRate) };
+  }
+  report.figure('csv_parse_rows_per_s', Math.round(best.parse), `plain csv-parse on a ${megabytes} MB file (${rows} rows)`);
+  report.figure('csv_pipeline_rows_per_s', Math.round(best.pipeline), 'decode → parse → map → coerce → DynamoDB items, null sink');
+  report.figure('csv_pipeline_vs_csv_parse', Number(Math.max(...ratios).toFixed(3)), 'best of 2 rounds, target ≥ 0.6');
+}
+
+/** Write units per new, changed and unchanged user, from DynamoDB Local's ConsumedCapacity. */
+async function writeCost(report: BenchReport, directory: string) {
+  const dynamo = await startDynamoDbLocal({ port: await freePort() });
+  try {
+    const raw = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: localCredentials });
+    await ensureTables(raw, (definition) => localTableName(definition, 'bench'));
+    const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+    const registry = new PropertyRegistry(client, localTableName(controlTable, 'bench'));
+    const used = { read: 0, write: 0 };
+    const users = new DynamoUserStore(new DynamoJsonTransport(raw), {
+      usersTable: localTableName(usersTable, 'bench'),
+      eventsTable: localTableName(eventsTable, 'bench'),
+      onCapacity: (units, kind) => (used[kind] += units),
+    });
+    const count = 1000;
+    const file = (plan: string) => `email,plan,visits\n${Array.from({ length: count }, (_, i) => `wcu${i}@example.com,${plan},${i}`).join('\n')}\n`;
+    const measure = async (content: string) => {
+      const path = join(directory, 'wcu.csv');
+      writeFileSync(path, content);
+      const before = { ...used };
+      const { record } = await runImport(path, users, registry);
+      return { record, write: (used.write - before.write) / count, read: (used.read - before.read) / count };
+    };
+    const created = await measure(file('gold'));
+    const changed = await measure(file('silver'));
+    const unchanged = await measure(file('silver'));
+    if (created.record.counts.created !== count || changed.record.counts.updated !== count || unchanged.record.counts.unchanged !== count) {
+      throw new Error('unexpected counts in the write-cost run');
+    }
+    report.figure('csv_wcu_per_new_user', Number(created.write.toFixed(2)), `profile + email lookup + user.created event; reads ${created.read.toFixed(2)} RCU/user`);
+    report.figure('csv_wcu_per_changed_user', Number(changed.write.toFixed(2)), `profile + user.updated event; reads ${changed.read.toFixed(2)} RCU/user`);
+    report.figure('csv_wcu_per_unchanged_user', Number(unchanged.write.toFixed(2)), `target 0; reads ${unchanged.read.toFixed(2)} RCU/user`);
+    raw.destroy();
+  } finally {
+    await dynamo.stop();
+  }
+}
+
+/** Runs test/bench/one-core-import.ts pinned to CPU 0 and returns its RESULT line. */
+async function runPinnedImporter(env: Record<string, string>): Promise<OneCoreResult> {
+  const child = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', 'test/bench/one-core-import.ts'], {
+    env: { ...process.env, AWS_REGION: LOCAL_REGION, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', POWERTOOLS_LOG_LEVEL: 'WARN', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  const line = output.split('\n').find((text) => text.startsWith('RESULT '));
+  if (code !== 0 || !line) throw new Error(`pinned importer exited ${code}: ${output.slice(-2000)}`);
+  return JSON.parse(line.slice('RESULT '.length)) as OneCoreResult;
+}
+
+interface OneCoreResult {
+  results: Array<{ seconds: number; cpuSeconds: number; counts: { rows: number; created: number; updated: number; unchanged: number; failed: number } }>;
+  peakRssMb: number;
+}
+
+/** Client-side rows/s on one core against a DynamoDB stand-in that answers after 10 ms. */
+async function oneCore(report: BenchReport, directory: string) {
+  const rows = Number(process.env.BENCH_ONE_CORE_ROWS ?? 100_000);
+  const path = join(directory, 'one-core.csv');
+  await generateCsv(path, 1024, { rows });
+  const standIn = await startDynamoStandIn({ delayMs: 10 });
+  try {
+    const { results } = await runPinnedImporter({ AWS_ENDPOINT_URL_DYNAMODB: standIn.endpoint, BENCH_FILE: path, BENCH_PASSES: '2' });
+    const [first, second] = results;
+    if (first!.counts.created !== rows || second!.counts.unchanged !== rows) {
+      throw new Error(`one-core run counts: ${JSON.stringify(results.map((result) => result.counts))}`);
+    }
+    if (standIn.stats.itemsWritten !== rows * 3) throw new Error(`the stand-in received ${standIn.stats.itemsWritten} items, expected ${rows * 3}`);
+    report.figure('csv_rows_per_s_one_core_new', Math.round(rows / first!.seconds), `${rows} new users, taskset -c 0, stand-in answering after 10 ms; CPU ${first!.cpuSeconds.toFixed(1)} s; target ≥ 10,000`);
+    report.figure('csv_rows_per_s_one_core_unchanged', Math.round(rows / second!.seconds), `re-import, zero writes; CPU ${second!.cpuSeconds.toFixed(1)} s; target ≥ 20,000`);
+    report.note(`one-core requests to the stand-in: ${JSON.stringify(standIn.stats.requests)}`);
+  } finally {
+    await standIn.close();
+  }
+}
+
+/** Peak RSS of the importer streaming a 1 GB upload from s3rver into the stand-in (which keeps nothing). */
+async function oneGigabyteMemory(report: BenchReport, directory: string) {
+  const megabytes = Number(process.env.BENCH_RSS_MB ?? 1024);
+  const path = join(directory, 'big.csv');
+  // Wide rows (a ~2 KB note each) keep the row count, and so the run time, reasonable.
+  const rows = await generateCsv(path, megabytes, { padding: 1800 });
+  const s3 = await startS3Local({ port: await freePort(), directory: join(directory, 's3') });
+  const standIn = await startDynamoStandIn({ delayMs: 10, store: false });
+  try {
+    // WHEN_REQUIRED: otherwise the SDK streams the body aws-chunked with a checksum trailer, which s3rver stores verbatim.
+    const client = new S3Client({ endpoint: s3.endpoint, region: LOCAL_REGION, credentials: localCredentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    await client.send(new CreateBucketCommand({ Bucket: 'bench' }));
+    await client.send(new PutObjectCommand({ Bucket: 'bench', Key: 'uploads/bench/big.csv', Body: createReadStream(path), ContentLength: statSync(path).size }));
+    client.destroy();
+    rmSync(path);
+    const { results, peakRssMb } = await runPinnedImporter({ AWS_ENDPOINT_URL_DYNAMODB: standIn.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint, BENCH_BUCKET: 'bench', BENCH_KEY: 'uploads/bench/big.csv' });
+    if (results[0]!.counts.created !== rows) throw new Error(`1 GB run created ${results[0]!.counts.created} of ${rows} users`);
+    report.figure('csv_import_1gb_peak_rss_mb', peakRssMb, `${megabytes} MB, ${rows} rows streamed from s3rver, ${Math.round(rows / results[0]!.seconds)} rows/s on one core; target ≤ 256`);
+  } finally {
+    await standIn.close();
+    await s3.stop();
+  }
+}
+
+/** End to end on the local stack: presigned PUT of a 100,000-row file → S3 event → importer → DynamoDB Local. */
+async function localStack100k(report: BenchReport, directory: string) {
+  const rows = Number(process.env.BENCH_LOCAL_ROWS ?? 100_000);
+  const path = join(directory, 'local.csv');
+  await generateCsv(path, 1024, { rows });
+  const port = await freePort();
+  const env = { PORT: String(port), ROSTER_DATA_DIR: join(directory, 'stack'), POWERTOOLS_LOG_LEVEL: 'WARN' };
+  const stack = startProcess(process.execPath, ['--import', 'tsx', 'infra/local/start.ts'], env);
+  try {
+    await stack.waitFor(/Roster local stack ready on/, 120_000);
+    const { apiKey } = runCli(['tenants', 'create', 'bench'], env).json() as { apiKey: string };
+    const api = (route: string, init: RequestInit = {}) =>
+      fetch(`http://127.0.0.1:${port}${route}`, { ...init, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', ...init.headers } });
+    const upload = (await (await api('/imports', { method: 'POST', body: JSON.stringify({ sizeBytes: statSync(path).size }) })).json()) as {
+      importId: string;
+      uploadUrl: string;
+      uploadMethod: string;
+      uploadHeaders: Record<string, string>;
+    };
+    const start = process.hrtime.bigint();
+    const put = await fetch(upload.uploadUrl, { method: upload.uploadMethod, headers: upload.uploadHeaders, body: readFileSync(path) });
+    if (!put.ok) throw new Error(`upload failed: ${put.status}`);
+    let status: { status: string; counts: { created: number } } | undefined;
+    for (;;) {
+      status = (await (await api(`/imports/${upload.importId}`)).json()) as typeof status;
+      if (status && !['waiting_upload', 'processing'].includes(status.status)) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const elapsed = seconds(start);
+    if (status!.status !== 'completed' || status!.counts.created !== rows) throw new Error(`local import ended ${JSON.stringify(status)}`);
+    report.figure('csv_local_100k_rows_per_s', Math.round(rows / elapsed), `${rows} rows, upload to completed, npm start's DynamoDB Local (bounds it)`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+export async function csvBench(report: BenchReport) {
+  const directory = mkdtempSync(join(tmpdir(), 'roster-bench-csv-'));
+  try {
+    await pipelineVersusCsvParse(report, directory);
+    await oneCore(report, directory);
+    await oneGigabyteMemory(report, directory);
+    await localStack100k(report, directory);
+    await writeCost(report, directory);
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
