@@ -8,7 +8,9 @@ import { allApiRoutes, apiRoutes } from '../../shared/http/api-contract.js';
 import { buildOpenApiDocument } from '../../shared/http/openapi-document.js';
 import { logger } from '../../shared/logging/logger.js';
 import { createImport, getImport, listImports } from '../../shared/imports/import-service.js';
-import { blobStore, importStore, propertyRegistry, propertyStore } from '../../shared/wiring/stores.js';
+import { ingestEvents, listUserEvents, type IncomingEvent } from '../../shared/events/event-service.js';
+import { createUser, deleteUser, getUser, listUsers, patchUser } from '../../shared/users/user-service.js';
+import { blobStore, importStore, propertyRegistry, propertyStore, userDirectory, userStore } from '../../shared/wiring/stores.js';
 import type { ApiEvent, ApiResult } from './api-event.js';
 import { httpErrorHandler } from './http-error-handler.js';
 import { bindRoute } from './route-binding.js';
@@ -17,6 +19,7 @@ const env = loadEnvironment(apiEnvironment);
 const properties = propertyStore(env);
 const registry = propertyRegistry(env);
 const imports = { imports: importStore(env), blobs: blobStore(env), maxUploadBytes: env.MAX_UPLOAD_BYTES };
+const people = { users: userStore(env), directory: userDirectory(env), registry };
 let openApiDocument: unknown;
 
 export const routes = [
@@ -46,6 +49,16 @@ export const routes = [
     status: 200,
     body: await getImport(imports, tenantId, params.importId),
   })),
+  bindRoute(apiRoutes.listUsers, async ({ tenantId, query }) => ({ status: 200, body: await listUsers(people, tenantId, query) })),
+  bindRoute(apiRoutes.createUser, async ({ tenantId, body }) => createUser(people, tenantId, body)),
+  bindRoute(apiRoutes.getUser, async ({ tenantId, params }) => ({ status: 200, body: await getUser(people, tenantId, params.userId) })),
+  bindRoute(apiRoutes.patchUser, async ({ tenantId, params, body }) => ({ status: 200, body: await patchUser(people, tenantId, params.userId, body) })),
+  bindRoute(apiRoutes.deleteUser, async ({ tenantId, params }) => {
+    await deleteUser(people, tenantId, params.userId);
+    return { status: 204 };
+  }),
+  bindRoute(apiRoutes.postEvents, async ({ tenantId, body }) => ({ status: 202, body: await ingestEvents(people, tenantId, body.events as IncomingEvent[]) })),
+  bindRoute(apiRoutes.listUserEvents, async ({ tenantId, params, query }) => ({ status: 200, body: await listUserEvents(people, tenantId, params.userId, query) })),
 ];
 
 const origins = env.CORS_ORIGINS.split(',').map((origin) => origin.trim());

@@ -82,6 +82,34 @@ export const importSchema = z.object({
 
 const importIdParams = z.object({ importId: z.string().min(1).max(80) });
 
+export const userSchema = z.object({
+  userId: z.string(),
+  email: z.string(),
+  externalId: z.string().optional(),
+  properties: z.record(z.string(), z.unknown()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const eventSchema = z.object({
+  eventId: z.string(),
+  userId: z.string(),
+  type: z.string(),
+  occurredAt: z.string(),
+  properties: z.record(z.string(), z.unknown()),
+  source: z.string(),
+});
+
+const userIdParams = z.object({ userId: z.string().min(1).max(80) });
+const externalIdField = z.string().trim().min(1).max(255);
+const propertyValues = z.record(propertyName, z.unknown());
+const timeBound = z
+  .string()
+  .max(40)
+  .refine((value) => /^\d{4}-\d{2}-\d{2}($|T)/.test(value) && !Number.isNaN(new Date(value).getTime()), 'must be an ISO 8601 date or date-time');
+
+const notFound = { 404: { description: 'No such user for this tenant', schema: errorBodySchema } } as const;
+
 /** The routes of the HTTP API (API.md). Later capabilities add theirs here. */
 export const apiRoutes = {
   health: defineRoute({
@@ -167,6 +195,87 @@ export const apiRoutes = {
     summary: 'Status, counts and errors of an import',
     params: importIdParams,
     responses: { 200: { description: 'The import', schema: importSchema }, 404: { description: 'No such import', schema: errorBodySchema }, ...errors },
+  }),
+  listUsers: defineRoute({
+    operationId: 'listUsers',
+    method: 'GET',
+    path: '/users',
+    auth: true,
+    summary: 'Users, or the one user with an email or external ID',
+    query: listQuerySchema.extend({ email: z.string().max(400).optional(), externalId: externalIdField.optional() }),
+    responses: { 200: { description: 'A page of users', schema: listOf(userSchema) }, ...errors },
+  }),
+  createUser: defineRoute({
+    operationId: 'createUser',
+    method: 'POST',
+    path: '/users',
+    auth: true,
+    summary: 'Create a user, or update the one with this email (an upsert)',
+    body: z.object({ email: z.string().max(400), externalId: externalIdField.optional(), properties: propertyValues.optional() }).strict(),
+    responses: {
+      201: { description: 'Created', schema: userSchema },
+      200: { description: 'A user with this email existed and was updated', schema: userSchema },
+      409: { description: 'The externalId belongs to another user', schema: errorBodySchema },
+      ...errors,
+    },
+  }),
+  getUser: defineRoute({
+    operationId: 'getUser',
+    method: 'GET',
+    path: '/users/{userId}',
+    auth: true,
+    summary: 'One user',
+    params: userIdParams,
+    responses: { 200: { description: 'The user', schema: userSchema }, ...notFound, ...errors },
+  }),
+  patchUser: defineRoute({
+    operationId: 'patchUser',
+    method: 'PATCH',
+    path: '/users/{userId}',
+    auth: true,
+    summary: 'Change a user’s email, external ID or properties',
+    params: userIdParams,
+    body: z
+      .object({ email: z.string().max(400).optional(), externalId: externalIdField.optional(), properties: propertyValues.optional() })
+      .strict()
+      .refine((body) => body.email !== undefined || body.externalId !== undefined || body.properties !== undefined, { message: 'name at least one of email, externalId, properties' }),
+    responses: {
+      200: { description: 'The updated user', schema: userSchema },
+      409: { description: 'The email or externalId belongs to another user', schema: errorBodySchema },
+      ...notFound,
+      ...errors,
+    },
+  }),
+  deleteUser: defineRoute({
+    operationId: 'deleteUser',
+    method: 'DELETE',
+    path: '/users/{userId}',
+    auth: true,
+    summary: 'Erase a user: the profile, its email and external-ID lookups, and all its events',
+    params: userIdParams,
+    responses: { 204: { description: 'Deleted' }, ...notFound, ...errors },
+  }),
+  postEvents: defineRoute({
+    operationId: 'postEvents',
+    method: 'POST',
+    path: '/events',
+    auth: true,
+    summary: 'Record 1–100 events; each bad event is rejected alone',
+    body: z.object({ events: z.array(z.unknown()).min(1).max(100) }).strict(),
+    responses: {
+      202: { description: 'Stored the accepted events', schema: z.object({ accepted: z.number(), rejected: z.array(z.object({ index: z.number(), message: z.string() })) }) },
+      ...errors,
+    },
+  }),
+  listUserEvents: defineRoute({
+    operationId: 'listUserEvents',
+    method: 'GET',
+    path: '/users/{userId}/events',
+    auth: true,
+    summary: 'A user’s timeline, newest first; `from`/`to` inclusive (a date alone covers the whole day, UTC)',
+    params: userIdParams,
+    query: listQuerySchema.extend({ type: z.string().max(100).optional(), from: timeBound.optional(), to: timeBound.optional() }),
+    responses: { 200: { description: 'A page of events', schema: listOf(eventSchema) }, ...notFound, ...errors },
   }),
 };
 

@@ -119,6 +119,11 @@ export async function upsertUsers(store: UserStore, context: UpsertContext, chan
   return outcomes;
 }
 
+/** The users these (normalised) emails belong to, by email; emails of nobody are absent. */
+export async function findUsersByEmail(store: UserStore, tenantId: string, emails: string[]): Promise<Map<string, UserProfile>> {
+  return (await resolveExisting(store, tenantId, emails)).profiles;
+}
+
 /**
  * Finds the users these emails belong to, in as few round trips as possible: first the
  * profile at each email's derived ID (the common case: one read per row), then, for the

@@ -4,6 +4,7 @@ import { DynamoPropertyStore } from '../properties/dynamo-property-store.js';
 import { PropertyRegistry } from '../properties/property-registry.js';
 import { S3BlobStore } from '../storage/s3-blob-store.js';
 import { DynamoTenantStore } from '../tenants/dynamo-tenant-store.js';
+import { DynamoUserDirectory } from '../users/dynamo-user-directory.js';
 import { DynamoUserStore } from '../users/dynamo-user-store.js';
 
 /**
@@ -24,3 +25,6 @@ export const blobStore = (env: { DATA_BUCKET: string }) => new S3BlobStore(s3Cli
 
 export const userStore = (env: { USERS_TABLE: string; EVENTS_TABLE: string }, options: { concurrency?: number } = {}) =>
   new DynamoUserStore(dynamoBatchTransport(), { usersTable: env.USERS_TABLE, eventsTable: env.EVENTS_TABLE, ...options });
+
+export const userDirectory = (env: { USERS_TABLE: string; EVENTS_TABLE: string }) =>
+  new DynamoUserDirectory(dynamoDocumentClient(), dynamoBatchTransport(), { usersTable: env.USERS_TABLE, eventsTable: env.EVENTS_TABLE });

@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { NotFoundError } from '../errors/domain-errors.js';
+import { normalizeEmail } from '../users/email-address.js';
+import { findUsersByEmail } from '../users/user-upsert.js';
+import type { EventPage, UserDirectory } from '../users/user-directory.js';
+import type { UserEventRecord, UserStore } from '../users/user-store.js';
+
+/**
+ * Custom events from the API (`POST /events`) and a user's timeline (`GET /users/{id}/events`).
+ * Each event of a call is checked alone: a bad one is rejected with its index, the others
+ * are stored. A client `eventId` makes a retried call land on the same items (stored once).
+ */
+export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/;
+export const CLIENT_EVENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+export interface IncomingEvent {
+  email?: unknown;
+  userId?: unknown;
+  externalId?: unknown;
+  type?: unknown;
+  occurredAt?: unknown;
+  properties?: unknown;
+  eventId?: unknown;
+}
+
+export interface EventServiceDeps {
+  users: UserStore;
+  directory: UserDirectory;
+}
+
+type Checked = { index: number; event: Omit<UserEventRecord, 'userId'>; by: 'email' | 'userId' | 'externalId'; ref: string };
+
+function check(raw: IncomingEvent, index: number, now: string): Checked | { index: number; message: string } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { index, message: 'an event is a JSON object' };
+  const identities = (['email', 'userId', 'externalId'] as const).filter((name) => raw[name] !== undefined && raw[name] !== null);
+  if (identities.length !== 1) return { index, message: 'name the user with exactly one of email, userId or externalId' };
+  const by = identities[0]!;
+  const ref = raw[by];
+  if (typeof ref !== 'string' || ref.trim() === '') return { index, message: `${by} must be a non-empty string` };
+  if (typeof raw.type !== 'string' || !EVENT_TYPE_PATTERN.test(raw.type)) return { index, message: 'type must be 1–100 characters of A-Z a-z 0-9 _ . : -' };
+  let occurredAt = now;
+  if (raw.occurredAt !== undefined) {
+    const parsed = typeof raw.occurredAt === 'string' && /^\d{4}-\d{2}-\d{2}/.test(raw.occurredAt) ? new Date(raw.occurredAt) : undefined;
+    if (!parsed || Number.isNaN(parsed.getTime()) || parsed.getUTCFullYear() < 1970 || parsed.getUTCFullYear() > 9999) {
+      return { index, message: 'occurredAt must be an ISO 8601 date-time (e.g. 2026-05-01T12:00:00Z)' };
+    }
+    occurredAt = parsed.toISOString();
+  }
+  if (raw.properties !== undefined && (typeof raw.properties !== 'object' || raw.properties === null || Array.isArray(raw.properties))) {
+    return { index, message: 'properties must be a JSON object' };
+  }
+  if (raw.eventId !== undefined && (typeof raw.eventId !== 'string' || !CLIENT_EVENT_ID_PATTERN.test(raw.eventId))) {
+    return { index, message: 'eventId must be 1–100 characters of A-Z a-z 0-9 _ . : -' };
+  }
+  return {
+    index,
+    by,
+    ref,
+    event: {
+      eventId: (raw.eventId as string | undefined) ?? `ev_${randomUUID().replaceAll('-', '')}`,
+      type: raw.type,
+      occurredAt,
+      properties: (raw.properties as Record<string, unknown> | undefined) ?? {},
+      source: 'api',
+    },
+  };
+}
+
+export async function ingestEvents(deps: EventServiceDeps, tenantId: string, events: IncomingEvent[]) {
+  const now = new Date().toISOString();
+  const rejected: Array<{ index: number; message: string }> = [];
+  const accepted: Checked[] = [];
+  events.forEach((raw, index) => {
+    const result = check(raw, index, now);
+    if ('message' in result) rejected.push(result);
+    else accepted.push(result);
+  });
+
+  // Resolve every named user in a few batched reads.
+  const byEmail = new Map<string, string>();
+  const emails = accepted.filter((item) => item.by === 'email').map((item) => normalizeEmail(item.ref));
+  const validEmails = [...new Set(emails.flatMap((normalised) => (normalised.ok ? [normalised.email] : [])))];
+  for (const [email, profile] of await findUsersByEmail(deps.users, tenantId, validEmails)) byEmail.set(email, profile.userId);
+  const knownIds = await deps.users.getProfiles(tenantId, [...new Set(accepted.filter((item) => item.by === 'userId').map((item) => item.ref))]);
+  const byExternalId = new Map<string, string | undefined>();
+  for (const item of accepted.filter((candidate) => candidate.by === 'externalId')) {
+    if (!byExternalId.has(item.ref)) byExternalId.set(item.ref, await deps.directory.userIdByExternalId(tenantId, item.ref));
+  }
+
+  const records: UserEventRecord[] = [];
+  for (const item of accepted) {
+    let userId: string | undefined;
+    if (item.by === 'email') {
+      const normalised = normalizeEmail(item.ref);
+      if (!normalised.ok) {
+        rejected.push({ index: item.index, message: `email: ${normalised.message}` });
+        continue;
+      }
+      userId = byEmail.get(normalised.email);
+    } else if (item.by === 'userId') {
+      userId = knownIds.has(item.ref) ? item.ref : undefined;
+    } else {
+      userId = byExternalId.get(item.ref);
+    }
+    if (!userId) {
+      rejected.push({ index: item.index, message: `no user with this ${item.by}` });
+      continue;
+    }
+    records.push({ ...item.event, userId });
+  }
+  await deps.users.write(tenantId, { profiles: [], emailClaims: [], events: records });
+  rejected.sort((a, b) => a.index - b.index);
+  return { accepted: records.length, rejected };
+}
+
+/** Date-only bounds cover whole days: `from` at 00:00, `to` through 23:59:59.999 (inclusive). */
+export function timelineBounds(from?: string, to?: string): { from?: string; to?: string } {
+  const toIso = (value: string, endOfDay: boolean) => {
+    if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return endOfDay ? `${value}T23:59:59.999Z` : `${value}T00:00:00.000Z`;
+    return new Date(value).toISOString();
+  };
+  return { from: from === undefined ? undefined : toIso(from, false), to: to === undefined ? undefined : toIso(to, true) };
+}
+
+export async function listUserEvents(
+  deps: EventServiceDeps,
+  tenantId: string,
+  userId: string,
+  query: { type?: string; from?: string; to?: string; limit: number; cursor?: string },
+): Promise<EventPage> {
+  if (!(await deps.directory.getProfile(tenantId, userId))) throw new NotFoundError(`no user ${userId}`);
+  return deps.directory.timeline(tenantId, userId, { ...query, ...timelineBounds(query.from, query.to) });
+}

@@ -1,0 +1,189 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchWriteAll, deleteRequestJson } from '../aws/dynamo-batch.js';
+import type { DynamoJsonTransport } from '../aws/dynamo-json-transport.js';
+import { attributeMapJson } from '../aws/attribute-value-codec.js';
+import { eventKeys } from '../events/event-keys.js';
+import { decodeCursor, encodeCursor } from '../pagination/cursor.js';
+import { USER_LIST_SHARDS } from '../storage/table-definitions.js';
+import { toProfile } from './dynamo-user-store.js';
+import type { EventPage, TimelineQuery, UserDirectory, UserPage } from './user-directory.js';
+import type { UserEventRecord } from './user-store.js';
+import { userKeys, type UserProfile } from './user.js';
+
+const shardKey = (tenantId: string, shard: number) => `${tenantId}#${String(shard).padStart(2, '0')}`;
+
+const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
+
+export class DynamoUserDirectory implements UserDirectory {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly transport: DynamoJsonTransport,
+    private readonly tables: { usersTable: string; eventsTable: string },
+  ) {}
+
+  async getProfile(tenantId: string, userId: string): Promise<UserProfile | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tables.usersTable, Key: userKeys.profile(tenantId, userId), ConsistentRead: true }));
+    return Item ? toProfile(Item) : undefined;
+  }
+
+  /** Pages through the 32 shards of `byTenantShard` in order; the cursor holds the shard and the key within it. */
+  async listProfiles(tenantId: string, limit: number, cursor?: string): Promise<UserPage> {
+    const position = decodeCursor(tenantId, cursor, (key) => {
+      const shard = key.s;
+      if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0 || shard >= USER_LIST_SHARDS) return false;
+      const inner = key.k as Record<string, unknown> | undefined;
+      return inner === undefined || (typeof inner === 'object' && inner !== null && inner.shard === shardKey(tenantId, shard));
+    }) as { s: number; k?: Record<string, unknown> } | undefined;
+    const items: UserProfile[] = [];
+    let shard = position?.s ?? 0;
+    let startKey = position?.k;
+    while (shard < USER_LIST_SHARDS && items.length < limit) {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tables.usersTable,
+          IndexName: 'byTenantShard',
+          KeyConditionExpression: '#shard = :shard',
+          ExpressionAttributeNames: { '#shard': 'shard' },
+          ExpressionAttributeValues: { ':shard': shardKey(tenantId, shard) },
+          Limit: limit - items.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) items.push(toProfile(item));
+      startKey = page.LastEvaluatedKey;
+      if (!startKey) shard += 1;
+    }
+    const nextCursor = shard < USER_LIST_SHARDS ? encodeCursor(tenantId, { s: shard, ...(startKey ? { k: startKey } : {}) }) : null;
+    return { items, nextCursor };
+  }
+
+  async userIdByEmail(tenantId: string, email: string): Promise<string | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tables.usersTable, Key: userKeys.email(tenantId, email), ConsistentRead: true }));
+    return Item?.userId as string | undefined;
+  }
+
+  async userIdByExternalId(tenantId: string, externalId: string): Promise<string | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tables.usersTable, Key: userKeys.externalId(tenantId, externalId), ConsistentRead: true }));
+    return Item?.userId as string | undefined;
+  }
+
+  private async claim(key: Record<string, string>, fields: Record<string, string>, userId: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tables.usersTable,
+          Item: { ...key, ...fields, userId },
+          ConditionExpression: 'attribute_not_exists(pk) OR userId = :userId',
+          ExpressionAttributeValues: { ':userId': userId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  private async release(key: Record<string, string>, userId: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteCommand({ TableName: this.tables.usersTable, Key: key, ConditionExpression: 'userId = :userId', ExpressionAttributeValues: { ':userId': userId } }));
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  claimEmail(tenantId: string, email: string, userId: string) {
+    return this.claim(userKeys.email(tenantId, email), { email }, userId);
+  }
+
+  claimExternalId(tenantId: string, externalId: string, userId: string) {
+    return this.claim(userKeys.externalId(tenantId, externalId), { externalId }, userId);
+  }
+
+  releaseEmail(tenantId: string, email: string, userId: string) {
+    return this.release(userKeys.email(tenantId, email), userId);
+  }
+
+  releaseExternalId(tenantId: string, externalId: string, userId: string) {
+    return this.release(userKeys.externalId(tenantId, externalId), userId);
+  }
+
+  async updateIdentity(tenantId: string, userId: string, fields: { email?: string; externalId?: string }, updatedAt: string): Promise<void> {
+    const sets = ['updatedAt = :updatedAt'];
+    const values: Record<string, string> = { ':updatedAt': updatedAt };
+    if (fields.email !== undefined) {
+      sets.push('email = :email');
+      values[':email'] = fields.email;
+    }
+    if (fields.externalId !== undefined) {
+      sets.push('externalId = :externalId');
+      values[':externalId'] = fields.externalId;
+    }
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tables.usersTable,
+        Key: userKeys.profile(tenantId, userId),
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async timeline(tenantId: string, userId: string, query: TimelineQuery): Promise<EventPage> {
+    const pk = eventKeys.timeline(tenantId, userId);
+    const startKey = decodeCursor(tenantId, query.cursor, (key) => key.pk === pk && typeof key.sk === 'string');
+    const items: UserEventRecord[] = [];
+    let lastKey = startKey;
+    // The sort key is `<occurredAt>#<eventId>`: `from` and `to` bound it as string prefixes ('~' sorts after '#').
+    const lower = query.from ?? '0';
+    const upper = `${query.to ?? '9999'}~`;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tables.eventsTable,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lower AND :upper',
+          ...(query.type ? { FilterExpression: '#type = :type' } : {}),
+          ExpressionAttributeNames: query.type ? { '#type': 'type' } : undefined,
+          ExpressionAttributeValues: { ':pk': pk, ':lower': lower, ':upper': upper, ...(query.type ? { ':type': query.type } : {}) },
+          ScanIndexForward: false,
+          Limit: query.limit - items.length,
+          ExclusiveStartKey: lastKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        items.push({
+          eventId: item.eventId as string,
+          userId: item.userId as string,
+          type: item.type as string,
+          occurredAt: item.occurredAt as string,
+          properties: (item.properties as Record<string, unknown> | undefined) ?? {},
+          source: item.source as string,
+        });
+      }
+      lastKey = page.LastEvaluatedKey;
+    } while (lastKey && items.length < query.limit);
+    return { items, nextCursor: encodeCursor(tenantId, lastKey) };
+  }
+
+  async deleteTimeline(tenantId: string, userId: string): Promise<number> {
+    const pk = eventKeys.timeline(tenantId, userId);
+    let deleted = 0;
+    let lastKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({ TableName: this.tables.eventsTable, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ProjectionExpression: 'pk, sk', ExclusiveStartKey: lastKey }),
+      );
+      const keys = (page.Items ?? []).map((item) => deleteRequestJson(attributeMapJson({ pk: item.pk, sk: item.sk })));
+      await batchWriteAll(this.transport, this.tables.eventsTable, keys);
+      deleted += keys.length;
+      lastKey = page.LastEvaluatedKey;
+    } while (lastKey);
+    return deleted;
+  }
+
+  async deleteProfile(tenantId: string, userId: string): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.tables.usersTable, Key: userKeys.profile(tenantId, userId) }));
+  }
+}
