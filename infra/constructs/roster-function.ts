@@ -16,7 +16,7 @@ export const repoRoot = path.resolve(here, '..', '..');
  * esbuild's ESM output has no `require`; CommonJS dependencies bundled into it still call it.
  * The alias keeps the banner's import from clashing with a bundled `createRequire`.
  */
-const esmRequireBanner =
+export const esmRequireBanner =
   "import { createRequire as __rosterCreateRequire } from 'node:module'; const require = __rosterCreateRequire(import.meta.url);";
 
 /** Props a caller may still tune; everything that makes a Roster function a Roster function is fixed. */

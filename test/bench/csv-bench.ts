@@ -5,6 +5,8 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse';
+import { build } from 'esbuild';
+import { esmRequireBanner } from '../../infra/constructs/roster-function.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startDynamoDbLocal } from '../../infra/local/dynamodb-local.js';
@@ -108,9 +110,34 @@ async function writeCost(report: BenchReport, directory: string) {
   }
 }
 
-/** Runs test/bench/one-core-import.ts pinned to CPU 0 and returns its RESULT line. */
+let bundledImporter: string | undefined;
+
+/**
+ * test/bench/one-core-import.ts bundled as the Lambda bundles are (esbuild, ESM, everything
+ * inlined), so the pinned process runs plain JavaScript like the function does — no
+ * TypeScript loader in its CPU time or memory.
+ */
+async function importerBundle(): Promise<string> {
+  if (bundledImporter) return bundledImporter;
+  const outfile = join(mkdtempSync(join(tmpdir(), 'roster-bench-bundle-')), 'one-core-import.mjs');
+  await build({
+    entryPoints: ['test/bench/one-core-import.ts'],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    mainFields: ['module', 'main'],
+    banner: { js: esmRequireBanner },
+    outfile,
+    logLevel: 'error',
+  });
+  bundledImporter = outfile;
+  return outfile;
+}
+
+/** Runs the bundled importer pinned to CPU 0 and returns its RESULT line. */
 async function runPinnedImporter(env: Record<string, string>): Promise<OneCoreResult> {
-  const child = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', 'test/bench/one-core-import.ts'], {
+  const child = spawn('taskset', ['-c', '0', process.execPath, await importerBundle()], {
     env: { ...process.env, AWS_REGION: LOCAL_REGION, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', POWERTOOLS_LOG_LEVEL: 'WARN', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
