@@ -8,6 +8,7 @@ import type {
 } from 'aws-lambda';
 import { routeKey, type RouteSpec } from '../../shared/http/route-spec.js';
 import { lambdaContext } from './lambda-context.js';
+import { readBodyUpTo } from './request-body.js';
 
 type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2 | string | undefined>;
 type Authorizer = (event: APIGatewayRequestAuthorizerEventV2) => Promise<{ isAuthorized: boolean; context?: object }>;
@@ -71,7 +72,7 @@ export function startApiGatewayEmulator(options: ApiGatewayEmulatorOptions): Pro
       res.end();
       return;
     }
-    const body = await readBody(req);
+    const body = await readBodyUpTo(req, MAX_PAYLOAD_BYTES);
     if (body === undefined) {
       send(res, 413, { message: 'Request Entity Too Large' });
       return;
@@ -134,16 +135,6 @@ function corsHeaders(origin: string, allowed: string[]): Record<string, string> 
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_PAYLOAD_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 function toEvent(req: IncomingMessage, url: URL, method: string, body: Buffer, route: CompiledRoute, values: string[]): APIGatewayProxyEventV2 {
   const headers: Record<string, string> = {};

@@ -23,6 +23,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { readBodyUpTo } from './request-body.js';
 
 export interface LocalScheduler {
   endpoint: string;
@@ -951,20 +952,10 @@ function decodePathParam(param: string): string {
   }
 }
 
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    request.on('end', () => {
-      if (size > MAX_BODY_BYTES) reject(validation('The request body is too large.'));
-      else resolve(Buffer.concat(chunks));
-    });
-    request.on('error', reject);
-  });
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const body = await readBodyUpTo(request, MAX_BODY_BYTES);
+  if (!body) throw validation('The request body is too large.');
+  return body;
 }
 
 /** Validates the definition fields of CreateSchedule / UpdateSchedule and fills in defaults. */

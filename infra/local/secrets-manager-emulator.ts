@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { readBodyUpTo } from './request-body.js';
 
 export interface LocalSecretsManager {
   endpoint: string;
@@ -335,21 +336,10 @@ async function handle(
   }
 }
 
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      // Past the limit the rest is drained and dropped, so the error answer can still be sent.
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    request.on('end', () => {
-      if (size > MAX_BODY_BYTES) reject(new AwsJsonError('InvalidRequestException', 'The request body is too large.', 413));
-      else resolve(Buffer.concat(chunks));
-    });
-    request.on('error', reject);
-  });
+async function readBody(request: IncomingMessage): Promise<Buffer> {
+  const body = await readBodyUpTo(request, MAX_BODY_BYTES);
+  if (!body) throw new AwsJsonError('InvalidRequestException', 'The request body is too large.', 413);
+  return body;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

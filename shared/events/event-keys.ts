@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { attributeMapJson, jsonString } from '../aws/attribute-value-codec.js';
 import { EVENT_TYPE_SHARDS } from '../storage/table-definitions.js';
 import type { UserEventRecord } from '../users/user-store.js';
@@ -15,6 +16,9 @@ function writeShard(eventId: string): number {
   for (let index = 0; index < eventId.length; index += 1) hash = (hash * 33 + eventId.charCodeAt(index)) >>> 0;
   return hash % EVENT_TYPE_SHARDS;
 }
+
+/** A fresh ID for an event nothing will replay (API writes); replayable writes derive theirs (`derivedEventId`). */
+export const newEventId = () => `ev_${randomUUID().replaceAll('-', '')}`;
 
 export function eventItem(tenantId: string, event: UserEventRecord): Record<string, unknown> {
   return {

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../errors/domain-errors.js';
+import { newEventId } from './event-keys.js';
 import { normalizeEmail } from '../users/email-address.js';
 import { findUsersByEmail } from '../users/user-upsert.js';
 import type { EventPage, UserDirectory } from '../users/user-directory.js';
@@ -10,8 +10,8 @@ import type { UserEventRecord, UserStore } from '../users/user-store.js';
  * Each event of a call is checked alone: a bad one is rejected with its index, the others
  * are stored. A client `eventId` makes a retried call land on the same items (stored once).
  */
-export const EVENT_TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/;
-export const CLIENT_EVENT_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/;
+/** Event types (API.md) and client event IDs share one alphabet and length. */
+export const EVENT_NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/;
 
 export interface IncomingEvent {
   email?: unknown;
@@ -37,7 +37,7 @@ function check(raw: IncomingEvent, index: number, now: string): Checked | { inde
   const by = identities[0]!;
   const ref = raw[by];
   if (typeof ref !== 'string' || ref.trim() === '') return { index, message: `${by} must be a non-empty string` };
-  if (typeof raw.type !== 'string' || !EVENT_TYPE_PATTERN.test(raw.type)) return { index, message: 'type must be 1–100 characters of A-Z a-z 0-9 _ . : -' };
+  if (typeof raw.type !== 'string' || !EVENT_NAME_PATTERN.test(raw.type)) return { index, message: 'type must be 1–100 characters of A-Z a-z 0-9 _ . : -' };
   let occurredAt = now;
   if (raw.occurredAt !== undefined) {
     const parsed = typeof raw.occurredAt === 'string' && /^\d{4}-\d{2}-\d{2}/.test(raw.occurredAt) ? new Date(raw.occurredAt) : undefined;
@@ -49,7 +49,7 @@ function check(raw: IncomingEvent, index: number, now: string): Checked | { inde
   if (raw.properties !== undefined && (typeof raw.properties !== 'object' || raw.properties === null || Array.isArray(raw.properties))) {
     return { index, message: 'properties must be a JSON object' };
   }
-  if (raw.eventId !== undefined && (typeof raw.eventId !== 'string' || !CLIENT_EVENT_ID_PATTERN.test(raw.eventId))) {
+  if (raw.eventId !== undefined && (typeof raw.eventId !== 'string' || !EVENT_NAME_PATTERN.test(raw.eventId))) {
     return { index, message: 'eventId must be 1–100 characters of A-Z a-z 0-9 _ . : -' };
   }
   return {
@@ -57,7 +57,7 @@ function check(raw: IncomingEvent, index: number, now: string): Checked | { inde
     by,
     ref,
     event: {
-      eventId: (raw.eventId as string | undefined) ?? `ev_${randomUUID().replaceAll('-', '')}`,
+      eventId: (raw.eventId as string | undefined) ?? newEventId(),
       type: raw.type,
       occurredAt,
       properties: (raw.properties as Record<string, unknown> | undefined) ?? {},
@@ -76,27 +76,26 @@ export async function ingestEvents(deps: EventServiceDeps, tenantId: string, eve
     else accepted.push(result);
   });
 
-  // Resolve every named user in a few batched reads.
-  const byEmail = new Map<string, string>();
-  const emails = accepted.filter((item) => item.by === 'email').map((item) => normalizeEmail(item.ref));
-  const validEmails = [...new Set(emails.flatMap((normalised) => (normalised.ok ? [normalised.email] : [])))];
-  for (const [email, profile] of await findUsersByEmail(deps.users, tenantId, validEmails)) byEmail.set(email, profile.userId);
-  const knownIds = await deps.users.getProfiles(tenantId, [...new Set(accepted.filter((item) => item.by === 'userId').map((item) => item.ref))]);
-  const byExternalId = new Map<string, string | undefined>();
-  for (const item of accepted.filter((candidate) => candidate.by === 'externalId')) {
-    if (!byExternalId.has(item.ref)) byExternalId.set(item.ref, await deps.directory.userIdByExternalId(tenantId, item.ref));
-  }
+  // Resolve every named user in a few batched reads, each distinct reference once.
+  const refs = (by: Checked['by']) => [...new Set(accepted.filter((item) => item.by === by).map((item) => item.ref))];
+  const normalisedEmails = new Map(refs('email').map((ref) => [ref, normalizeEmail(ref)]));
+  const validEmails = [...new Set([...normalisedEmails.values()].flatMap((normalised) => (normalised.ok ? [normalised.email] : [])))];
+  const [byEmail, knownIds, byExternalId] = await Promise.all([
+    findUsersByEmail(deps.users, tenantId, validEmails),
+    deps.users.getProfiles(tenantId, refs('userId')),
+    Promise.all(refs('externalId').map(async (ref) => [ref, await deps.directory.userIdByExternalId(tenantId, ref)] as const)).then((pairs) => new Map(pairs)),
+  ]);
 
   const records: UserEventRecord[] = [];
   for (const item of accepted) {
     let userId: string | undefined;
     if (item.by === 'email') {
-      const normalised = normalizeEmail(item.ref);
+      const normalised = normalisedEmails.get(item.ref)!;
       if (!normalised.ok) {
         rejected.push({ index: item.index, message: `email: ${normalised.message}` });
         continue;
       }
-      userId = byEmail.get(normalised.email);
+      userId = byEmail.get(normalised.email)?.userId;
     } else if (item.by === 'userId') {
       userId = knownIds.has(item.ref) ? item.ref : undefined;
     } else {

@@ -103,6 +103,8 @@ export const eventSchema = z.object({
 const userIdParams = z.object({ userId: z.string().min(1).max(80) });
 const externalIdField = z.string().trim().min(1).max(255);
 const propertyValues = z.record(propertyName, z.unknown());
+/** What a client may write of a user (POST needs the email; PATCH takes any of them). */
+const userFields = { email: z.string().max(400), externalId: externalIdField.optional(), properties: propertyValues.optional() };
 const timeBound = z
   .string()
   .max(40)
@@ -211,7 +213,7 @@ export const apiRoutes = {
     path: '/users',
     auth: true,
     summary: 'Create a user, or update the one with this email (an upsert)',
-    body: z.object({ email: z.string().max(400), externalId: externalIdField.optional(), properties: propertyValues.optional() }).strict(),
+    body: z.object(userFields).strict(),
     responses: {
       201: { description: 'Created', schema: userSchema },
       200: { description: 'A user with this email existed and was updated', schema: userSchema },
@@ -236,7 +238,7 @@ export const apiRoutes = {
     summary: 'Change a user’s email, external ID or properties',
     params: userIdParams,
     body: z
-      .object({ email: z.string().max(400).optional(), externalId: externalIdField.optional(), properties: propertyValues.optional() })
+      .object({ ...userFields, email: userFields.email.optional() })
       .strict()
       .refine((body) => body.email !== undefined || body.externalId !== undefined || body.properties !== undefined, { message: 'name at least one of email, externalId, properties' }),
     responses: {

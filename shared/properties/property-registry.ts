@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, paginateQuery, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, ValidationError } from '../errors/domain-errors.js';
 import { propertyPartition } from './dynamo-property-store.js';
 import { validatePropertyName } from './property-names.js';
@@ -19,22 +19,18 @@ export class PropertyRegistry {
 
   async types(tenantId: string): Promise<Map<string, PropertyType>> {
     const types = new Map<string, PropertyType>();
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': propertyPartition(tenantId) },
-          ProjectionExpression: '#name, #type',
-          ExpressionAttributeNames: { '#name': 'name', '#type': 'type' },
-          ExclusiveStartKey: cursor,
-          ConsistentRead: true,
-        }),
-      );
-      for (const item of page.Items ?? []) types.set(item.name as string, item.type as PropertyType);
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
+    const pages = paginateQuery(
+      { client: this.client },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': propertyPartition(tenantId) },
+        ProjectionExpression: '#name, #type',
+        ExpressionAttributeNames: { '#name': 'name', '#type': 'type' },
+        ConsistentRead: true,
+      },
+    );
+    for await (const page of pages) for (const item of page.Items ?? []) types.set(item.name as string, item.type as PropertyType);
     return types;
   }
 

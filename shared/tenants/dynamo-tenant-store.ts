@@ -1,5 +1,5 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, paginateQuery, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ApiKeyRecord, Tenant, TenantStore } from './tenant.js';
 
 /** Key layout: see `controlTable` in shared/storage/table-definitions.ts. */
@@ -47,19 +47,10 @@ export class DynamoTenantStore implements TenantStore {
 
   async listTenants(): Promise<Tenant[]> {
     const tenants: Tenant[] = [];
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': 'TENANTS' },
-          ExclusiveStartKey: cursor,
-        }),
-      );
+    const pages = paginateQuery({ client: this.client }, { TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'TENANTS' } });
+    for await (const page of pages) {
       for (const item of page.Items ?? []) tenants.push({ tenantId: item.tenantId, name: item.name, createdAt: item.createdAt });
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
+    }
     return tenants;
   }
 

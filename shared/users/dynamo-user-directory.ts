@@ -1,8 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, paginateQuery, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { attributeMapJson } from '../aws/attribute-value-codec.js';
 import { batchWriteAll, deleteRequestJson } from '../aws/dynamo-batch.js';
 import type { DynamoJsonTransport } from '../aws/dynamo-json-transport.js';
-import { attributeMapJson } from '../aws/attribute-value-codec.js';
 import { eventKeys } from '../events/event-keys.js';
 import { decodeCursor, encodeCursor } from '../pagination/cursor.js';
 import { USER_LIST_SHARDS } from '../storage/table-definitions.js';
@@ -10,8 +10,6 @@ import { toProfile } from './dynamo-user-store.js';
 import type { EventPage, TimelineQuery, UserDirectory, UserPage } from './user-directory.js';
 import type { UserEventRecord } from './user-store.js';
 import { userKeys, type UserProfile } from './user.js';
-
-const shardKey = (tenantId: string, shard: number) => `${tenantId}#${String(shard).padStart(2, '0')}`;
 
 const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
 
@@ -33,7 +31,7 @@ export class DynamoUserDirectory implements UserDirectory {
       const shard = key.s;
       if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0 || shard >= USER_LIST_SHARDS) return false;
       const inner = key.k as Record<string, unknown> | undefined;
-      return inner === undefined || (typeof inner === 'object' && inner !== null && inner.shard === shardKey(tenantId, shard));
+      return inner === undefined || (typeof inner === 'object' && inner !== null && inner.shard === userKeys.shardKey(tenantId, shard));
     }) as { s: number; k?: Record<string, unknown> } | undefined;
     const items: UserProfile[] = [];
     let shard = position?.s ?? 0;
@@ -45,7 +43,7 @@ export class DynamoUserDirectory implements UserDirectory {
           IndexName: 'byTenantShard',
           KeyConditionExpression: '#shard = :shard',
           ExpressionAttributeNames: { '#shard': 'shard' },
-          ExpressionAttributeValues: { ':shard': shardKey(tenantId, shard) },
+          ExpressionAttributeValues: { ':shard': userKeys.shardKey(tenantId, shard) },
           Limit: limit - items.length,
           ExclusiveStartKey: startKey,
         }),
@@ -168,18 +166,16 @@ export class DynamoUserDirectory implements UserDirectory {
   }
 
   async deleteTimeline(tenantId: string, userId: string): Promise<number> {
-    const pk = eventKeys.timeline(tenantId, userId);
+    const pages = paginateQuery(
+      { client: this.client },
+      { TableName: this.tables.eventsTable, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': eventKeys.timeline(tenantId, userId) }, ProjectionExpression: 'pk, sk' },
+    );
     let deleted = 0;
-    let lastKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({ TableName: this.tables.eventsTable, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ProjectionExpression: 'pk, sk', ExclusiveStartKey: lastKey }),
-      );
+    for await (const page of pages) {
       const keys = (page.Items ?? []).map((item) => deleteRequestJson(attributeMapJson({ pk: item.pk, sk: item.sk })));
       await batchWriteAll(this.transport, this.tables.eventsTable, keys);
       deleted += keys.length;
-      lastKey = page.LastEvaluatedKey;
-    } while (lastKey);
+    }
     return deleted;
   }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { newEventId } from '../events/event-keys.js';
 import { ConflictError, NotFoundError, ValidationError, type ErrorDetail } from '../errors/domain-errors.js';
 import { coerceValue, type PropertyValue } from '../properties/property-coercion.js';
 import type { PropertyRegistry } from '../properties/property-registry.js';
@@ -7,7 +8,7 @@ import { normalizeEmail } from './email-address.js';
 import { upsertUsers } from './user-upsert.js';
 import type { UserDirectory } from './user-directory.js';
 import type { UserStore } from './user-store.js';
-import { derivedEventId, derivedUserId, type UserProfile } from './user.js';
+import { derivedUserId, type UserProfile } from './user.js';
 
 /**
  * Single-user operations of the API (`/users`). Property writes go through the one upsert
@@ -21,14 +22,8 @@ export interface UserServiceDeps {
   registry: PropertyRegistry;
 }
 
-export interface PublicUser {
-  userId: string;
-  email: string;
-  externalId?: string;
-  properties: Record<string, PropertyValue>;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A user as the API shows it: the profile's fields, nothing more (no keys, no shard). */
+export type PublicUser = UserProfile;
 
 export const publicUser = (profile: UserProfile): PublicUser => ({
   userId: profile.userId,
@@ -113,7 +108,7 @@ async function recordIdentityEvent(deps: UserServiceDeps, tenantId: string, user
   await deps.users.write(tenantId, {
     profiles: [],
     emailClaims: [],
-    events: [{ eventId: derivedEventId(tenantId, userId, 'identity', randomUUID()), userId, type: 'user.updated', occurredAt: now, properties: { changed }, source: 'api' }],
+    events: [{ eventId: newEventId(), userId, type: 'user.updated', occurredAt: now, properties: { changed }, source: 'api' }],
   });
 }
 

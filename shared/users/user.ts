@@ -18,7 +18,9 @@ export const userKeys = {
   profile: (tenantId: string, userId: string) => ({ pk: `${tenantId}#U#${userId}`, sk: 'USER' }),
   email: (tenantId: string, email: string) => ({ pk: `${tenantId}#E#${email}`, sk: 'EMAIL' }),
   externalId: (tenantId: string, externalId: string) => ({ pk: `${tenantId}#X#${externalId}`, sk: 'XID' }),
-  shard: (tenantId: string, userId: string) => `${tenantId}#${String(shardOf(userId)).padStart(2, '0')}`,
+  shard: (tenantId: string, userId: string) => userKeys.shardKey(tenantId, shardOf(userId)),
+  /** The `byTenantShard` partition of one shard (0–31) of a tenant. */
+  shardKey: (tenantId: string, shard: number) => `${tenantId}#${String(shard).padStart(2, '0')}`,
 };
 
 function shardOf(userId: string): number {

@@ -1,13 +1,40 @@
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
+import { defaultImportRunSettings, runCsvImport } from '../../shared/imports/csv-import-run.js';
 import type { ImportRecord } from '../../shared/imports/import-record.js';
+import { createImport } from '../../shared/imports/import-service.js';
+import type { PropertyRegistry } from '../../shared/properties/property-registry.js';
 import type { ImportStore } from '../../shared/imports/import-store.js';
 import type { BlobStore } from '../../shared/storage/blob-store.js';
 import { eventItemJson } from '../../shared/events/event-keys.js';
 import { profileItemJson } from '../../shared/users/dynamo-user-store.js';
 import type { UserProfile } from '../../shared/users/user.js';
 import type { UserStore, UserWriteSet } from '../../shared/users/user-store.js';
+
+/** A property registry that needs no database: every column a string. */
+export const stringRegistry = {
+  types: async () => new Map(),
+  ensure: async (_tenant: string, names: string[]) => new Map(names.map((name) => [name, 'string' as const])),
+} as unknown as PropertyRegistry;
+
+/** One import of the object `blobs` serves, through the real importer, with an in-memory import record. */
+export async function runBenchImport(blobs: BlobStore, size: number, users: UserStore, registry: PropertyRegistry = stringRegistry, tenantId = 'bench') {
+  const imports = new MemoryImportStore();
+  const created = await createImport({ imports, blobs, maxUploadBytes: 5 * 1024 ** 3 }, tenantId, {});
+  const cpu = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  const outcome = await runCsvImport(
+    { imports, users, registry, blobs, continueLater: async () => undefined },
+    { kind: 'upload', tenantId, importId: created.body.importId, size, sequencer: 's' },
+    () => 15 * 60_000,
+    defaultImportRunSettings,
+  );
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const used = process.cpuUsage(cpu);
+  const record = (await imports.get(tenantId, created.body.importId))!;
+  return { outcome, record, seconds, cpuSeconds: (used.user + used.system) / 1e6 };
+}
 
 /** Writes a CSV of about `megabytes` MB: email plus typed columns, one quoted text column with commas. */
 export async function generateCsv(path: string, megabytes: number, options: { padding?: number; rows?: number } = {}): Promise<number> {

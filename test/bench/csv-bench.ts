@@ -15,31 +15,16 @@ import { LOCAL_REGION, localCredentials } from '../../infra/local/local-settings
 import { ensureTables } from '../../infra/local/provision.js';
 import { startS3Local } from '../../infra/local/s3-local.js';
 import { runCli, startProcess } from '../support/processes.js';
-import { defaultImportRunSettings, runCsvImport, type ImportRunDependencies } from '../../shared/imports/csv-import-run.js';
-import { createImport } from '../../shared/imports/import-service.js';
 import { PropertyRegistry } from '../../shared/properties/property-registry.js';
 import { localTableName, controlTable, eventsTable, usersTable } from '../../shared/storage/table-definitions.js';
 import { DynamoJsonTransport } from '../../shared/aws/dynamo-json-transport.js';
 import { DynamoUserStore } from '../../shared/users/dynamo-user-store.js';
 import type { UserStore } from '../../shared/users/user-store.js';
-import { FileBlobStore, generateCsv, MemoryImportStore, NullSinkUserStore } from './bench-support.js';
+import { FileBlobStore, generateCsv, NullSinkUserStore, runBenchImport } from './bench-support.js';
 import { startDynamoStandIn } from './dynamo-stand-in.js';
 import type { BenchReport } from './report.js';
 
-/** A fake property registry: every column a string (the CPU run needs no database). */
-const stringRegistry = {
-  types: async () => new Map(),
-  ensure: async (_tenant: string, names: string[]) => new Map(names.map((name) => [name, 'string' as const])),
-} as unknown as PropertyRegistry;
-
-async function runImport(path: string, users: UserStore, registry: PropertyRegistry, tenantId = 'bench') {
-  const imports = new MemoryImportStore();
-  const blobs = new FileBlobStore(path);
-  const created = await createImport({ imports, blobs, maxUploadBytes: 5 * 1024 ** 3 }, tenantId, {});
-  const deps: ImportRunDependencies = { imports, users, registry, blobs, continueLater: async () => undefined };
-  const result = await runCsvImport(deps, { kind: 'upload', tenantId, importId: created.body.importId, size: statSync(path).size, sequencer: 's' }, () => 15 * 60_000, defaultImportRunSettings);
-  return { result, record: (await imports.get(tenantId, created.body.importId))! };
-}
+const runImport = (path: string, users: UserStore, registry?: PropertyRegistry) => runBenchImport(new FileBlobStore(path), statSync(path).size, users, registry);
 
 async function plainCsvParseRows(path: string): Promise<number> {
   let rows = 0;
@@ -61,7 +46,7 @@ async function pipelineVersusCsvParse(report: BenchReport, directory: string) {
     const parsed = await plainCsvParseRows(path);
     const parseRate = parsed / seconds(start);
     start = process.hrtime.bigint();
-    const { record } = await runImport(path, new NullSinkUserStore(), stringRegistry);
+    const { record } = await runImport(path, new NullSinkUserStore());
     const pipelineRate = record.counts.rows / seconds(start);
     if (record.counts.created !== rows) throw new Error(`pipeline created ${record.counts.created} of ${rows} rows`);
     ratios.push(pipelineRate / parseRate);

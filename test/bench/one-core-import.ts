@@ -1,13 +1,10 @@
 import { statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { s3Client } from '../../shared/aws/clients.js';
-import { defaultImportRunSettings, runCsvImport } from '../../shared/imports/csv-import-run.js';
-import { createImport } from '../../shared/imports/import-service.js';
-import type { PropertyRegistry } from '../../shared/properties/property-registry.js';
 import type { BlobStore } from '../../shared/storage/blob-store.js';
 import { S3BlobStore } from '../../shared/storage/s3-blob-store.js';
 import { userStore } from '../../shared/wiring/stores.js';
-import { FileBlobStore, MemoryImportStore } from './bench-support.js';
+import { FileBlobStore, runBenchImport } from './bench-support.js';
 
 /**
  * One importer process, run by the bench under `taskset -c 0` (one core, about a 1,769 MB
@@ -16,11 +13,6 @@ import { FileBlobStore, MemoryImportStore } from './bench-support.js';
  * (BENCH_FILE) or an S3 object (BENCH_BUCKET + BENCH_KEY, streamed from s3rver).
  * Runs BENCH_PASSES imports of the same file and prints one `RESULT <json>` line.
  */
-const stringRegistry = {
-  types: async () => new Map(),
-  ensure: async (_tenant: string, names: string[]) => new Map(names.map((name) => [name, 'string' as const])),
-} as unknown as PropertyRegistry;
-
 /** Reads one fixed object whatever key the importer asks for (the upload was placed beforehand). */
 class FixedObjectBlobStore extends S3BlobStore {
   constructor(private readonly objectKey: string, bucket: string) {
@@ -44,21 +36,9 @@ let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
 
 for (let pass = 0; pass < passes; pass += 1) {
-  const imports = new MemoryImportStore();
-  const created = await createImport({ imports, blobs, maxUploadBytes: 5 * 1024 ** 3 }, 'bench', {});
-  const cpu = process.cpuUsage();
-  const start = process.hrtime.bigint();
-  const outcome = await runCsvImport(
-    { imports, users, registry: stringRegistry, blobs, continueLater: async () => undefined },
-    { kind: 'upload', tenantId: 'bench', importId: created.body.importId, size, sequencer: `s${pass}` },
-    () => 15 * 60_000,
-    defaultImportRunSettings,
-  );
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const used = process.cpuUsage(cpu);
-  const record = (await imports.get('bench', created.body.importId))!;
+  const { outcome, record, seconds, cpuSeconds } = await runBenchImport(blobs, size, users);
   if (outcome !== 'completed') throw new Error(`import pass ${pass} ended ${outcome}: ${JSON.stringify(record.error ?? record.status)}`);
-  results.push({ seconds, counts: record.counts, cpuSeconds: (used.user + used.system) / 1e6 });
+  results.push({ seconds, counts: record.counts, cpuSeconds });
 }
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { paginateQuery } from '@aws-sdk/lib-dynamodb';
 import { dynamoDocumentClient } from '../../shared/aws/clients.js';
 import { defaultImportRunSettings, runCsvImport, type ContinuationRequest, type ImportRunSettings } from '../../shared/imports/csv-import-run.js';
 import { createImport, type CreateImportInput } from '../../shared/imports/import-service.js';
 import { uploadKey } from '../../shared/imports/upload-key.js';
 import { USER_LIST_SHARDS } from '../../shared/storage/table-definitions.js';
 import { toProfile } from '../../shared/users/dynamo-user-store.js';
-import type { UserProfile } from '../../shared/users/user.js';
+import { userKeys, type UserProfile } from '../../shared/users/user.js';
 import type { UserStore, UserWriteSet } from '../../shared/users/user-store.js';
 import { blobStore, importStore, propertyRegistry, userStore } from '../../shared/wiring/stores.js';
 import { TEST_BUCKET, testTables } from './test-resources.js';
@@ -65,21 +65,17 @@ export async function importFile(tenantId: string, content: string | Buffer, opt
 export async function allUsers(tenantId: string): Promise<UserProfile[]> {
   const users: UserProfile[] = [];
   for (let shard = 0; shard < USER_LIST_SHARDS; shard += 1) {
-    let cursor: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamoDocumentClient().send(
-        new QueryCommand({
-          TableName: testTables.USERS_TABLE,
-          IndexName: 'byTenantShard',
-          KeyConditionExpression: '#shard = :shard',
-          ExpressionAttributeNames: { '#shard': 'shard' },
-          ExpressionAttributeValues: { ':shard': `${tenantId}#${String(shard).padStart(2, '0')}` },
-          ExclusiveStartKey: cursor,
-        }),
-      );
-      users.push(...(page.Items ?? []).map(toProfile));
-      cursor = page.LastEvaluatedKey;
-    } while (cursor);
+    const pages = paginateQuery(
+      { client: dynamoDocumentClient() },
+      {
+        TableName: testTables.USERS_TABLE,
+        IndexName: 'byTenantShard',
+        KeyConditionExpression: '#shard = :shard',
+        ExpressionAttributeNames: { '#shard': 'shard' },
+        ExpressionAttributeValues: { ':shard': userKeys.shardKey(tenantId, shard) },
+      },
+    );
+    for await (const page of pages) users.push(...(page.Items ?? []).map(toProfile));
   }
   return users;
 }
