@@ -9,6 +9,7 @@ import {
   apiEnvironment,
   authorizerEnvironment,
   csvImportEnvironment,
+  exportEnvironment,
 } from '../shared/config/function-environments.js';
 import { allApiRoutes } from '../shared/http/api-contract.js';
 import { HttpApi } from './constructs/http-api.js';
@@ -41,6 +42,8 @@ export class RosterStack extends Stack {
   readonly authorizerFunction: RosterFunction<typeof authorizerEnvironment>;
   readonly csvImportFunction: RosterFunction<typeof csvImportEnvironment>;
   readonly csvImportDeadLetterQueue: sqs.Queue;
+  readonly exportFunction: RosterFunction<typeof exportEnvironment>;
+  readonly exportDeadLetterQueue: sqs.Queue;
   readonly stage: string | undefined;
   readonly alarmTopicArn: string | undefined;
 
@@ -64,6 +67,37 @@ export class RosterStack extends Stack {
     });
     control.grantReadData(this.authorizerFunction);
 
+    this.exportDeadLetterQueue = this.deadLetterQueue('ExportDeadLetterQueue');
+    this.exportFunction = new RosterFunction(this, 'Export', {
+      name: 'export',
+      description: 'Writes a CSV export of users or events',
+      schema: exportEnvironment,
+      environment: {
+        CONTROL_TABLE: control.tableName,
+        USERS_TABLE: users.tableName,
+        EVENTS_TABLE: events.tableName,
+        DATA_BUCKET: bucket.bucketName,
+      },
+      memorySize: 1024,
+      timeout: Duration.minutes(15),
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: new SqsDestination(this.exportDeadLetterQueue),
+    });
+    // Reads users and events; writes only its own job records in the control table.
+    users.grantReadData(this.exportFunction);
+    events.grantReadData(this.exportFunction);
+    control.grantReadWriteData(this.exportFunction);
+    // exports/* only: parts are written, read back when joined, then deleted.
+    grantObjects(bucket, this.exportFunction, bucketPrefixes.exports, 'readWrite');
+    this.exportFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [bucket.arnForObjects(`${bucketPrefixes.exports}*`)] }),
+    );
+    new iam.Policy(this, 'ExportContinuation', {
+      roles: [this.exportFunction.role!],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.exportFunction.functionArn] })],
+    });
+
     this.apiFunction = new RosterFunction(this, 'Api', {
       name: 'api',
       description: 'Roster HTTP API',
@@ -75,20 +109,19 @@ export class RosterStack extends Stack {
         DATA_BUCKET: bucket.bucketName,
         CORS_ORIGINS: corsOrigins.join(','),
         MAX_UPLOAD_BYTES: String(5 * 1024 ** 3),
+        EXPORT_FUNCTION_NAME: this.exportFunction.functionName,
       },
       memorySize: 1024,
       timeout: Duration.seconds(29),
     });
     for (const table of [control, users, events]) table.grantReadWriteData(this.apiFunction);
     grantObjects(bucket, this.apiFunction, bucketPrefixes.uploads, 'readWrite');
-    grantObjects(bucket, this.apiFunction, bucketPrefixes.exports, 'readWrite');
+    // Presigned download URLs of exports are signed with the API function's role.
+    grantObjects(bucket, this.apiFunction, bucketPrefixes.exports, 'read');
+    this.exportFunction.grantInvoke(this.apiFunction);
     grantObjects(bucket, this.apiFunction, bucketPrefixes.errors, 'read');
 
-    this.csvImportDeadLetterQueue = new sqs.Queue(this, 'CsvImportDeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
+    this.csvImportDeadLetterQueue = this.deadLetterQueue('CsvImportDeadLetterQueue');
     this.csvImportFunction = new RosterFunction(this, 'CsvImport', {
       name: 'csv-import',
       description: 'Imports an uploaded CSV file',
@@ -139,6 +172,11 @@ export class RosterStack extends Stack {
     new CfnOutput(this, 'EventsTableName', { value: events.tableName });
     new CfnOutput(this, 'DataBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.scheduling.scheduleGroupName });
+  }
+
+  /** Where a function's failed asynchronous events go: encrypted, TLS only, kept 14 days. */
+  private deadLetterQueue(id: string): sqs.Queue {
+    return new sqs.Queue(this, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
   }
 }
 

@@ -8,9 +8,13 @@ import { allApiRoutes, apiRoutes } from '../../shared/http/api-contract.js';
 import { buildOpenApiDocument } from '../../shared/http/openapi-document.js';
 import { logger } from '../../shared/logging/logger.js';
 import { createImport, getImport, listImports } from '../../shared/imports/import-service.js';
+import type { ExportInvocation } from '../../shared/exports/export-run.js';
+import { createExport, getExport } from '../../shared/exports/export-service.js';
+import { lambdaExportLauncher } from '../../shared/exports/lambda-export-launcher.js';
+import { lambdaClient } from '../../shared/aws/clients.js';
 import { ingestEvents, listUserEvents, type IncomingEvent } from '../../shared/events/event-service.js';
 import { createUser, deleteUser, getUser, listUsers, patchUser } from '../../shared/users/user-service.js';
-import { blobStore, importStore, propertyRegistry, propertyStore, userDirectory, userStore } from '../../shared/wiring/stores.js';
+import { blobStore, exportStore, importStore, propertyRegistry, propertyStore, userDirectory, userStore } from '../../shared/wiring/stores.js';
 import type { ApiEvent, ApiResult } from './api-event.js';
 import { httpErrorHandler } from './http-error-handler.js';
 import { bindRoute } from './route-binding.js';
@@ -19,6 +23,13 @@ const env = loadEnvironment(apiEnvironment);
 const properties = propertyStore(env);
 const registry = propertyRegistry(env);
 const imports = { imports: importStore(env), blobs: blobStore(env), maxUploadBytes: env.MAX_UPLOAD_BYTES };
+const exportJobs = {
+  exports: exportStore(env),
+  blobs: blobStore(env),
+  registry,
+  // The Lambda client is made on the first export, not at cold start.
+  launch: (invocation: ExportInvocation) => lambdaExportLauncher(lambdaClient(), env.EXPORT_FUNCTION_NAME)(invocation),
+};
 const people = { users: userStore(env), directory: userDirectory(env), registry };
 let openApiDocument: unknown;
 
@@ -59,6 +70,8 @@ export const routes = [
   }),
   bindRoute(apiRoutes.postEvents, async ({ tenantId, body }) => ({ status: 202, body: await ingestEvents(people, tenantId, body.events as IncomingEvent[]) })),
   bindRoute(apiRoutes.listUserEvents, async ({ tenantId, params, query }) => ({ status: 200, body: await listUserEvents(people, tenantId, params.userId, query) })),
+  bindRoute(apiRoutes.createExport, async ({ tenantId, body }) => ({ status: 202, body: await createExport(exportJobs, tenantId, body) })),
+  bindRoute(apiRoutes.getExport, async ({ tenantId, params }) => ({ status: 200, body: await getExport(exportJobs, tenantId, params.exportId) })),
 ];
 
 const origins = env.CORS_ORIGINS.split(',').map((origin) => origin.trim());

@@ -10,7 +10,7 @@ export const LOCAL_BUCKET = 'roster-data';
 /** The schedule group of the local stack (deployed: `<stackName>-syncs`). */
 export const LOCAL_SCHEDULE_GROUP = 'roster-syncs';
 /** Function names of the local stack (its Lambda Invoke endpoint and the scheduler use them). */
-export const LOCAL_FUNCTIONS = { csvImport: 'roster-csv-import' } as const;
+export const LOCAL_FUNCTIONS = { csvImport: 'roster-csv-import', export: 'roster-export' } as const;
 export const localTables = {
   CONTROL_TABLE: localTableName(controlTable),
   USERS_TABLE: localTableName(usersTable),

@@ -85,6 +85,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     Object.assign(process.env, sdkEnvironment({ dynamodb: dynamo.endpoint, s3: s3.endpoint, secretsManager: secrets.endpoint, scheduler: scheduler.endpoint, lambda: functions.endpoint }), {
       ...localTables,
       DATA_BUCKET: LOCAL_BUCKET,
+      EXPORT_FUNCTION_NAME: LOCAL_FUNCTIONS.export,
       CORS_ORIGINS: options.corsOrigins ?? process.env.CORS_ORIGINS ?? '*',
       ROSTER_ALLOW_PRIVATE_HOSTS: process.env.ROSTER_ALLOW_PRIVATE_HOSTS ?? 'true',
     });
@@ -96,13 +97,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     dynamoClient.destroy();
     s3Client.destroy();
 
-    const [{ handler: api }, { handler: authorizer }, { handler: csvImport }] = await Promise.all([
+    const [{ handler: api }, { handler: authorizer }, { handler: csvImport }, { handler: exportJob }] = await Promise.all([
       import('../../functions/api/handler.js'),
       import('../../functions/authorizer/handler.js'),
       import('../../functions/csv-import/handler.js'),
+      import('../../functions/export/handler.js'),
     ]);
 
     lambda.register(LOCAL_FUNCTIONS.csvImport, { handler: (event, context) => csvImport(event as never, context), timeoutMs: 15 * 60_000 });
+    lambda.register(LOCAL_FUNCTIONS.export, { handler: (event, context) => exportJob(event, context), timeoutMs: 15 * 60_000 });
 
     const gateway = await startApiGatewayEmulator({
       host,

@@ -22,6 +22,8 @@ export const apiEnvironment = z.object({
   CORS_ORIGINS: z.string().default('*'),
   /** Largest CSV file an import accepts; S3 takes up to 5 GiB in one PUT. */
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().max(5 * 1024 ** 3).default(5 * 1024 ** 3),
+  /** The export function, invoked asynchronously by `POST /exports`. */
+  EXPORT_FUNCTION_NAME: z.string().min(1).max(140),
 });
 
 export const csvImportEnvironment = z.object({
@@ -31,9 +33,17 @@ export const csvImportEnvironment = z.object({
   DATA_BUCKET: bucketName,
 });
 
+export const exportEnvironment = z.object({
+  CONTROL_TABLE: tableName,
+  USERS_TABLE: tableName,
+  EVENTS_TABLE: tableName,
+  DATA_BUCKET: bucketName,
+});
+
 export type AuthorizerEnvironment = z.infer<typeof authorizerEnvironment>;
 export type ApiEnvironment = z.infer<typeof apiEnvironment>;
 export type CsvImportEnvironment = z.infer<typeof csvImportEnvironment>;
+export type ExportEnvironment = z.infer<typeof exportEnvironment>;
 
 /** What the stack must provide for a function: the schema's input (defaults may be omitted). */
 export type EnvironmentOf<S extends z.ZodType> = { [K in keyof z.input<S>]: z.input<S>[K] };

@@ -8,8 +8,50 @@ export const eventKeys = {
   timeline: (tenantId: string, userId: string) => `${tenantId}#${userId}`,
   sortKey: (occurredAt: string, eventId: string) => `${occurredAt}#${eventId}`,
   typeBucket: (tenantId: string, type: string, occurredAt: string, eventId: string) =>
-    `${tenantId}#${type}#${occurredAt.slice(0, 10)}#${String(writeShard(eventId)).padStart(2, '0')}`,
+    eventKeys.typeDayShard(tenantId, type, occurredAt.slice(0, 10), writeShard(eventId)),
+  /** One `byTypeDay` partition: a tenant's events of one type on one UTC day, in write shard `shard`. */
+  typeDayShard: (tenantId: string, type: string, day: string, shard: number) => `${tenantId}#${type}#${day}#${String(shard).padStart(2, '0')}`,
+  /**
+   * The tenant's type-day markers: one item per (type, UTC day) that has events, so an export
+   * of all types, or of any range, visits exactly the buckets that hold events (no scan, no
+   * walk over empty days). `TYPES` cannot clash with a timeline: user IDs start with `u_`.
+   */
+  typeDays: (tenantId: string) => `${tenantId}#TYPES`,
+  typeDay: (type: string, day: string) => `${type}#${day}`,
 };
+
+/**
+ * Which (tenant, type, day) markers this process has already written. A marker is written
+ * with the first event of its type and day that a process sees, so a busy tenant costs one
+ * extra write per type per day per process, not one per event.
+ */
+export class TypeDayMarkers {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly capacity = 100_000) {}
+
+  /** The marker items (as attribute-value JSON) not yet written by this process for these events. */
+  newMarkers(tenantId: string, events: ReadonlyArray<Pick<UserEventRecord, 'type' | 'occurredAt'>>): string[] {
+    const markers: string[] = [];
+    for (const event of events) {
+      const day = event.occurredAt.slice(0, 10);
+      const id = `${tenantId}\u0000${event.type}\u0000${day}`;
+      if (this.seen.has(id)) continue;
+      if (this.seen.size >= this.capacity) this.seen.clear();
+      this.seen.add(id);
+      markers.push(
+        `{"pk":{"S":${jsonString(eventKeys.typeDays(tenantId))}},"sk":{"S":${jsonString(eventKeys.typeDay(event.type, day))}}` +
+          `,"type":{"S":${jsonString(event.type)}},"day":{"S":"${day}"}}`,
+      );
+    }
+    return markers;
+  }
+
+  /** Forgets markers whose write failed, so the next write retries them. */
+  forget(tenantId: string, events: ReadonlyArray<Pick<UserEventRecord, 'type' | 'occurredAt'>>): void {
+    for (const event of events) this.seen.delete(`${tenantId}\u0000${event.type}\u0000${event.occurredAt.slice(0, 10)}`);
+  }
+}
 
 function writeShard(eventId: string): number {
   let hash = 0;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EVENT_NAME_PATTERN } from '../events/event-service.js';
 import { csvEncodings } from '../imports/csv-layout.js';
 import { PASTED_CSV_MAX_BYTES } from '../imports/import-service.js';
 import { validatePropertyName } from '../properties/property-names.js';
@@ -109,6 +110,35 @@ const timeBound = z
   .string()
   .max(40)
   .refine((value) => /^\d{4}-\d{2}-\d{2}($|T)/.test(value) && !Number.isNaN(new Date(value).getTime()), 'must be an ISO 8601 date or date-time');
+
+export const createExportBody = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('users'),
+      properties: z.array(propertyName).min(1).max(1000).optional().describe('Property columns after the fixed ones; default: every property'),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('events'),
+      types: z.array(z.string().regex(EVENT_NAME_PATTERN, 'must be 1–100 characters of A-Z a-z 0-9 _ . : -')).min(1).max(100).optional(),
+      from: timeBound.optional(),
+      to: timeBound.optional(),
+    })
+    .strict(),
+]);
+
+export const exportSchema = z.object({
+  exportId: z.string(),
+  kind: z.enum(['users', 'events']),
+  status: z.enum(['processing', 'completed', 'failed']),
+  rows: z.number().describe('Rows written so far (all of them once completed)'),
+  createdAt: z.string(),
+  finishedAt: z.string().optional(),
+  downloadUrl: z.string().optional().describe('Presigned GET of the CSV (UTF-8 with BOM), valid one hour from this answer'),
+  expiresAt: z.string().optional().describe('When `downloadUrl` stops working; the file itself is kept 7 days'),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
 
 const notFound = { 404: { description: 'No such user for this tenant', schema: errorBodySchema } } as const;
 
@@ -278,6 +308,27 @@ export const apiRoutes = {
     params: userIdParams,
     query: listQuerySchema.extend({ type: z.string().max(100).optional(), from: timeBound.optional(), to: timeBound.optional() }),
     responses: { 200: { description: 'A page of events', schema: listOf(eventSchema) }, ...notFound, ...errors },
+  }),
+  createExport: defineRoute({
+    operationId: 'createExport',
+    method: 'POST',
+    path: '/exports',
+    auth: true,
+    summary: 'Export users (default columns plus chosen properties) or events (types, date range) to CSV',
+    body: createExportBody,
+    responses: {
+      202: { description: 'The export runs; follow it with GET /exports/{exportId}', schema: z.object({ exportId: z.string(), status: z.literal('processing') }) },
+      ...errors,
+    },
+  }),
+  getExport: defineRoute({
+    operationId: 'getExport',
+    method: 'GET',
+    path: '/exports/{exportId}',
+    auth: true,
+    summary: 'Status and row count of an export; `downloadUrl` once completed',
+    params: z.object({ exportId: z.string().min(1).max(80) }),
+    responses: { 200: { description: 'The export', schema: exportSchema }, 404: { description: 'No such export', schema: errorBodySchema }, ...errors },
   }),
 };
 

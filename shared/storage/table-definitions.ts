@@ -85,6 +85,10 @@ export const usersTable: TableDefinition = {
  * (0–15, from the eventId), sort key `occurredAt`. A day bucket bounds a range read; the
  * write shard keeps a tenant sending 10,000 events/s of one type under the ~1,000 writes/s
  * a single index partition takes (16 shards ≈ 16,000/s).
+ *   pk = `<tenantId>#TYPES`, sk = `<type>#<YYYY-MM-DD>`   a marker per (type, day) holding events,
+ * written once per process with the first such event, so an export of all types or of a long
+ * range visits only the buckets that exist (no scan, no walk over empty days). Markers carry
+ * no `typeBucket`, so they stay out of the index.
  */
 export const EVENT_TYPE_SHARDS = 16;
 export const eventsTable: TableDefinition = {

@@ -13,6 +13,21 @@ import { userKeys, type UserProfile } from './user.js';
 
 const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
 
+/** One page of one shard of a tenant's users on the `byTenantShard` index. */
+export function queryUserShard(client: DynamoDBDocumentClient, usersTable: string, tenantId: string, shard: number, limit: number, startKey?: Record<string, unknown>) {
+  return client.send(
+    new QueryCommand({
+      TableName: usersTable,
+      IndexName: 'byTenantShard',
+      KeyConditionExpression: '#shard = :shard',
+      ExpressionAttributeNames: { '#shard': 'shard' },
+      ExpressionAttributeValues: { ':shard': userKeys.shardKey(tenantId, shard) },
+      Limit: limit,
+      ExclusiveStartKey: startKey,
+    }),
+  );
+}
+
 export class DynamoUserDirectory implements UserDirectory {
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -37,17 +52,7 @@ export class DynamoUserDirectory implements UserDirectory {
     let shard = position?.s ?? 0;
     let startKey = position?.k;
     while (shard < USER_LIST_SHARDS && items.length < limit) {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tables.usersTable,
-          IndexName: 'byTenantShard',
-          KeyConditionExpression: '#shard = :shard',
-          ExpressionAttributeNames: { '#shard': 'shard' },
-          ExpressionAttributeValues: { ':shard': userKeys.shardKey(tenantId, shard) },
-          Limit: limit - items.length,
-          ExclusiveStartKey: startKey,
-        }),
-      );
+      const page = await queryUserShard(this.client, this.tables.usersTable, tenantId, shard, limit - items.length, startKey);
       for (const item of page.Items ?? []) items.push(toProfile(item));
       startKey = page.LastEvaluatedKey;
       if (!startKey) shard += 1;

@@ -2,7 +2,7 @@ import { attributeMapJson, fromAttributeMap, jsonString, toAttributeMap } from '
 import type { DynamoJsonTransport } from '../aws/dynamo-json-transport.js';
 import { batchGetAll, batchWriteAll, putRequestJson, type EncodedWriteRequest } from '../aws/dynamo-batch.js';
 import { createLimiter, type Limiter } from '../concurrency/limiter.js';
-import { eventItemJson } from '../events/event-keys.js';
+import { eventItemJson, TypeDayMarkers } from '../events/event-keys.js';
 import type { UserProfile } from './user.js';
 import { userKeys } from './user.js';
 import type { UserStore, UserWriteSet } from './user-store.js';
@@ -18,6 +18,7 @@ export interface DynamoUserStoreOptions {
 /** Users in DynamoDB: one partition per user and per lookup value (see table-definitions.ts). */
 export class DynamoUserStore implements UserStore {
   private readonly limiter: Limiter;
+  private readonly markers = new TypeDayMarkers();
 
   constructor(
     private readonly transport: DynamoJsonTransport,
@@ -53,12 +54,19 @@ export class DynamoUserStore implements UserStore {
 
   async write(tenantId: string, writes: UserWriteSet): Promise<void> {
     const options = { limiter: this.limiter, onCapacity: this.options.onCapacity };
-    await batchWriteAll(
-      this.transport,
-      this.options.eventsTable,
-      writes.events.map((event) => putRequestJson(eventItemJson(tenantId, event))),
-      options,
-    );
+    // Markers go in the same batches as the events: an export finds every (type, day) written.
+    const markers = this.markers.newMarkers(tenantId, writes.events);
+    try {
+      await batchWriteAll(
+        this.transport,
+        this.options.eventsTable,
+        [...markers.map(putRequestJson), ...writes.events.map((event) => putRequestJson(eventItemJson(tenantId, event)))],
+        options,
+      );
+    } catch (error) {
+      if (markers.length > 0) this.markers.forget(tenantId, writes.events);
+      throw error;
+    }
     const userWrites: EncodedWriteRequest[] = [
       ...writes.profiles.map((profile) => putRequestJson(profileItemJson(tenantId, profile))),
       ...writes.emailClaims.map(({ email, userId }) => putRequestJson(attributeMapJson({ ...userKeys.email(tenantId, email), email, userId }))),

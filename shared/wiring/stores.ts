@@ -1,4 +1,6 @@
 import { dynamoBatchTransport, dynamoDocumentClient, s3Client } from '../aws/clients.js';
+import { DynamoExportSource } from '../exports/export-sources.js';
+import { DynamoExportStore } from '../exports/export-store.js';
 import { DynamoImportStore } from '../imports/import-store.js';
 import { DynamoPropertyStore } from '../properties/dynamo-property-store.js';
 import { PropertyRegistry } from '../properties/property-registry.js';
@@ -28,3 +30,8 @@ export const userStore = (env: { USERS_TABLE: string; EVENTS_TABLE: string }, op
 
 export const userDirectory = (env: { USERS_TABLE: string; EVENTS_TABLE: string }) =>
   new DynamoUserDirectory(dynamoDocumentClient(), dynamoBatchTransport(), { usersTable: env.USERS_TABLE, eventsTable: env.EVENTS_TABLE });
+
+export const exportStore = (env: Tables) => new DynamoExportStore(dynamoDocumentClient(), env.CONTROL_TABLE);
+
+export const exportSource = (env: { USERS_TABLE: string; EVENTS_TABLE: string }) =>
+  new DynamoExportSource(dynamoDocumentClient(), { usersTable: env.USERS_TABLE, eventsTable: env.EVENTS_TABLE });

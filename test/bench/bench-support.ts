@@ -74,6 +74,7 @@ export class FileBlobStore implements BlobStore {
   async upload(_key: string, body: Readable): Promise<void> {
     for await (const _chunk of body) void _chunk;
   }
+  async copy(): Promise<void> {}
   async delete(): Promise<void> {}
   async presignPut(): Promise<string> {
     return 'file://';

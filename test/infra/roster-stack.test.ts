@@ -12,7 +12,7 @@ import { RosterStack } from '../../infra/roster-stack.js';
 import {
   apiEnvironment,
   authorizerEnvironment,
-  csvImportEnvironment,
+  csvImportEnvironment, exportEnvironment,
 } from '../../shared/config/function-environments.js';
 import { allApiRoutes } from '../../shared/http/api-contract.js';
 import { routeKey } from '../../shared/http/route-spec.js';
@@ -51,6 +51,7 @@ function ourFunctions() {
     { fn: stack.apiFunction, schema: apiEnvironment as z.ZodObject, name: 'api' },
     { fn: stack.authorizerFunction, schema: authorizerEnvironment as z.ZodObject, name: 'authorizer' },
     { fn: stack.csvImportFunction, schema: csvImportEnvironment as z.ZodObject, name: 'csv-import' },
+    { fn: stack.exportFunction, schema: exportEnvironment as z.ZodObject, name: 'export' },
   ];
 }
 
@@ -258,12 +259,12 @@ describe('HTTP API', () => {
 });
 
 describe('Lambda functions', () => {
-  it('the stack has exactly our three functions besides CDK’s bucket-notification helper', () => {
+  it('the stack has exactly our four functions besides CDK’s bucket-notification helper', () => {
     const functions = Object.keys(resourcesOf('AWS::Lambda::Function')).filter((id) => !id.startsWith('BucketNotificationsHandler'));
     expect(functions.sort()).toEqual(ourFunctions().map(({ fn }) => logicalId(fn)).sort());
   });
 
-  it.each(['api', 'authorizer', 'csv-import'])('%s: Node.js 22 on arm64, JSON logs into a retained-days log group, traced', (name) => {
+  it.each(['api', 'authorizer', 'csv-import', 'export'])('%s: Node.js 22 on arm64, JSON logs into a retained-days log group, traced', (name) => {
     const { fn } = ourFunctions().find((entry) => entry.name === name)!;
     const props = resourcesOf('AWS::Lambda::Function')[logicalId(fn)]!.Properties;
     expect(props.Runtime).toBe('nodejs22.x');
@@ -277,7 +278,7 @@ describe('Lambda functions', () => {
     expect(props.Environment.Variables.POWERTOOLS_SERVICE_NAME).toEqual(expect.any(String));
   });
 
-  it.each(['api', 'authorizer', 'csv-import'])('%s: its environment has every variable of its schema', (name) => {
+  it.each(['api', 'authorizer', 'csv-import', 'export'])('%s: its environment has every variable of its schema', (name) => {
     const { fn, schema } = ourFunctions().find((entry) => entry.name === name)!;
     const variables = resourcesOf('AWS::Lambda::Function')[logicalId(fn)]!.Properties.Environment.Variables;
     const required = Object.keys(schema.shape);
@@ -300,7 +301,7 @@ describe('Lambda functions', () => {
     const bundles = readdirSync(app.outdir)
       .filter((entry) => entry.startsWith('asset.') && existsSync(path.join(app.outdir, entry, 'index.mjs')))
       .map((entry) => path.join(app.outdir, entry));
-    expect(bundles).toHaveLength(3);
+    expect(bundles).toHaveLength(4);
     for (const dir of bundles) {
       expect(readFileSync(path.join(dir, 'index.mjs'), 'utf8').slice(0, 300)).toMatch(/createRequire.*import\.meta\.url/);
       expect(existsSync(path.join(dir, 'index.mjs.map'))).toBe(true);
@@ -313,6 +314,19 @@ describe('Lambda functions', () => {
     const csv = functions[logicalId(stack.csvImportFunction)]!.Properties;
     expect(csv).toMatchObject({ MemorySize: 1769, Timeout: 900 });
     expect(csv.ReservedConcurrentExecutions).toBeGreaterThan(0);
+  });
+
+  it('export: 15 min, async retries twice for up to 6 h, then an encrypted DLQ; the API knows its name', () => {
+    const functions = resourcesOf('AWS::Lambda::Function');
+    expect(functions[logicalId(stack.exportFunction)]!.Properties).toMatchObject({ Timeout: 900 });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(stack.exportFunction) },
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 6 * 3600,
+      DestinationConfig: { OnFailure: { Destination: getAtt(logicalId(stack.exportDeadLetterQueue)) } },
+    });
+    expect(resourcesOf('AWS::SQS::Queue')[logicalId(stack.exportDeadLetterQueue)]?.Properties.SqsManagedSseEnabled).toBe(true);
+    expect(functions[logicalId(stack.apiFunction)]!.Properties.Environment.Variables.EXPORT_FUNCTION_NAME).toEqual({ Ref: logicalId(stack.exportFunction) });
   });
 
   it('csv-import retries async events twice for up to 6 h, then sends them to an encrypted, TLS-only DLQ', () => {
@@ -437,10 +451,37 @@ describe('IAM scoping', () => {
     expect(invokes.flatMap((statement) => asArray(statement.Resource))).toEqual([getAtt(logicalId(stack.csvImportFunction), 'Arn')]);
   });
 
-  it('the API reads uploads/*, exports/*, errors/* and writes only uploads/* and exports/*', () => {
+  it('the API reads uploads/*, exports/*, errors/* and writes only uploads/* (pasted CSV)', () => {
     const statements = statementsOf(logicalId(stack.apiFunction.role!)).filter(grantsObjects);
     expect(objectPatterns(statements, 's3:GetObject')).toEqual(new Set(['uploads/*', 'exports/*', 'errors/*']));
-    expect(objectPatterns(statements, 's3:PutObject')).toEqual(new Set(['uploads/*', 'exports/*']));
+    expect(objectPatterns(statements, 's3:PutObject')).toEqual(new Set(['uploads/*']));
+  });
+
+  it('the export function writes, reads back and deletes only exports/*, reads users and events, writes only the control table', () => {
+    const role = logicalId(stack.exportFunction.role!);
+    const objects = statementsOf(role).filter(grantsObjects);
+    expect(objectPatterns(objects, 's3:GetObject')).toEqual(new Set(['exports/*']));
+    expect(objectPatterns(objects, 's3:PutObject')).toEqual(new Set(['exports/*']));
+    expect(objectPatterns(objects, 's3:DeleteObject')).toEqual(new Set(['exports/*']));
+    const writes = statementsOf(role)
+      .filter(grantsData)
+      .filter((statement) => asArray(statement.Action).some((action) => /^dynamodb:.*(Put|Update|Delete|Write)/.test(action)));
+    expect(writes.flatMap((statement) => asArray(statement.Resource))).toEqual(expect.arrayContaining([getAtt(logicalId(stack.storage.tables.Control))]));
+    for (const statement of writes) {
+      for (const resource of asArray(statement.Resource)) {
+        expect(JSON.stringify(resource)).toContain(logicalId(stack.storage.tables.Control));
+      }
+    }
+  });
+
+  it('the API may start the export function; the export function may invoke only itself', () => {
+    const invokes = (roleId: string) =>
+      statementsOf(roleId)
+        .filter((statement) => asArray(statement.Action).includes('lambda:InvokeFunction'))
+        .flatMap((statement) => asArray(statement.Resource));
+    const exportArn = getAtt(logicalId(stack.exportFunction), 'Arn');
+    expect(invokes(logicalId(stack.apiFunction.role!))).toEqual(expect.arrayContaining([exportArn]));
+    expect(invokes(logicalId(stack.exportFunction.role!))).toEqual([exportArn]);
   });
 
   it('the authorizer only reads the control table', () => {

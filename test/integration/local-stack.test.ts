@@ -78,6 +78,27 @@ describe('npm start (the local stack)', () => {
     }
     expect(status).toMatchObject({ status: 'completed', counts: { rows: 2, created: 2, failed: 0 } });
 
+    // An export runs in the export function (asynchronous invocation) and downloads from its URL.
+    const createdExport = await api('/exports', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${second.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'users', properties: ['team'] }),
+    });
+    expect(createdExport.status).toBe(202);
+    const { exportId } = (await createdExport.json()) as { exportId: string };
+    let exported: any;
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      exported = await (await api(`/exports/${exportId}`, bearer(second.apiKey))).json();
+      if (exported.status !== 'processing') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(exported).toMatchObject({ status: 'completed', rows: 2, downloadUrl: expect.any(String) });
+    const bytes = Buffer.from(await (await fetch(exported.downloadUrl)).arrayBuffer());
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const csv = bytes.subarray(3).toString('utf8');
+    expect(csv.split('\n')[0]).toBe('user_id,email,external_id,created_at,updated_at,team');
+    expect(csv).toContain(',ada@example.com,,');
+
     // SIGTERM stops the stack and every child it started.
     const dynamoPort = Number(new URL(endpoints().dynamodb).port);
     await stack.stop('SIGTERM');

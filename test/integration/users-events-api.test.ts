@@ -1,4 +1,10 @@
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { dynamoDocumentClient } from '../../shared/aws/clients.js';
+import { eventKeys } from '../../shared/events/event-keys.js';
+import { EVENT_TYPE_SHARDS } from '../../shared/storage/table-definitions.js';
+import { userKeys } from '../../shared/users/user.js';
+import { testTables } from '../support/test-resources.js';
 import { handler } from '../../functions/api/handler.js';
 import { lambdaContext } from '../../infra/local/lambda-context.js';
 import { apiEvent, jsonBody } from '../support/api-events.js';
@@ -63,12 +69,13 @@ describe('users routes', () => {
 
   it('GET /users pages through every user across shards exactly once, and filters by email and externalId', async () => {
     const tenant = uniqueTenant();
-    const csv = `email,n\n${Array.from({ length: 230 }, (_, i) => `p${i}@example.com,${i}`).join('\n')}\n`;
+    const csv = `email,n\n${Array.from({ length: 2500 }, (_, i) => `p${i}@example.com,${i}`).join('\n')}\n`;
     await runCsv(tenant, csv);
-    const { items, pages } = await allPages(tenant, '/users', { limit: '50' });
-    expect(items).toHaveLength(230);
-    expect(new Set(items.map((user) => user.email)).size).toBe(230);
-    expect(pages).toBeGreaterThanOrEqual(5);
+    const { items, pages } = await allPages(tenant, '/users', { limit: '200' });
+    expect(items).toHaveLength(2500);
+    expect(new Set(items.map((user) => user.email)).size).toBe(2500);
+    expect(new Set(items.map((user) => user.userId)).size).toBe(2500);
+    expect(pages).toBeGreaterThanOrEqual(13);
     const one = await call(tenant, 'GET', '/users', { query: { email: 'P7@Example.com' } });
     expect(one.body.items.map((user: any) => user.email)).toEqual(['p7@example.com']);
     await call(tenant, 'PATCH', `/users/${one.body.items[0].userId}`, { body: { externalId: 'crm-7' } });
@@ -111,6 +118,21 @@ describe('users routes', () => {
     expect((await call(tenant, 'GET', `/users/${ada.userId}/events`)).status).toBe(404);
     expect((await call(tenant, 'GET', '/users', { query: { externalId: 'crm-a' } })).body.items).toEqual([]);
     expect((await call(tenant, 'DELETE', `/users/${ada.userId}`)).status).toBe(404);
+    // The tables themselves hold nothing of her: profile, email and external-ID lookups, timeline.
+    const client = dynamoDocumentClient();
+    for (const key of [userKeys.profile(tenant, ada.userId), userKeys.email(tenant, 'ada@example.com'), userKeys.externalId(tenant, 'crm-a')]) {
+      expect((await client.send(new GetCommand({ TableName: testTables.USERS_TABLE, Key: key, ConsistentRead: true }))).Item).toBeUndefined();
+    }
+    const timelineItems = await client.send(
+      new QueryCommand({ TableName: testTables.EVENTS_TABLE, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': eventKeys.timeline(tenant, ada.userId) }, ConsistentRead: true }),
+    );
+    expect(timelineItems.Items).toEqual([]);
+    const indexed = await Promise.all(
+      Array.from({ length: EVENT_TYPE_SHARDS }, (_, shard) =>
+        client.send(new QueryCommand({ TableName: testTables.EVENTS_TABLE, IndexName: 'byTypeDay', KeyConditionExpression: 'typeBucket = :bucket', ExpressionAttributeValues: { ':bucket': eventKeys.typeDayShard(tenant, 'page.viewed', '2026-01-01', shard) } })),
+      ),
+    );
+    expect(indexed.flatMap((page) => page.Items ?? [])).toEqual([]);
     // Nothing is left in the timeline partition either (a re-created user starts empty).
     const again = await call(tenant, 'POST', '/users', { body: { email: 'ada@example.com' } });
     expect(again.status).toBe(201);

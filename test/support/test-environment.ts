@@ -14,5 +14,5 @@ Object.assign(
     scheduler: 'http://127.0.0.1:1',
   }),
   testTables,
-  { DATA_BUCKET: TEST_BUCKET, CORS_ORIGINS: '*', POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN' },
+  { DATA_BUCKET: TEST_BUCKET, EXPORT_FUNCTION_NAME: 'roster-export', CORS_ORIGINS: '*', POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN' },
 );

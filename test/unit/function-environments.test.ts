@@ -14,7 +14,9 @@ describe('function environments', () => {
       USERS_TABLE: 'users',
       EVENTS_TABLE: 'events',
       DATA_BUCKET: 'bucket',
+      EXPORT_FUNCTION_NAME: 'export-fn',
     });
     expect(env.CORS_ORIGINS).toBe('*');
+    expect(env.MAX_UPLOAD_BYTES).toBe(5 * 1024 ** 3);
   });
 });
