@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { csvBench } from './csv-bench.js';
+import { eventsBench, exportsBench } from './exports-events-bench.js';
 import { BenchReport } from './report.js';
 
 /**
@@ -9,8 +10,8 @@ import { BenchReport } from './report.js';
  */
 const groups: Record<string, ((report: BenchReport) => Promise<void>) | undefined> = {
   csv: csvBench,
-  exports: undefined,
-  events: undefined,
+  exports: exportsBench,
+  events: eventsBench,
   postgres: undefined,
   salesforce: undefined,
   'cold-start': undefined,
