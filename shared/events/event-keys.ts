@@ -76,6 +76,18 @@ export function eventItem(tenantId: string, event: UserEventRecord): Record<stri
   };
 }
 
+/** The record an event item holds (the inverse of `eventItem`, keys dropped). */
+export function toEventRecord(item: Record<string, unknown>): UserEventRecord {
+  return {
+    eventId: item.eventId as string,
+    userId: item.userId as string,
+    type: item.type as string,
+    occurredAt: item.occurredAt as string,
+    properties: (item.properties as Record<string, unknown> | undefined) ?? {},
+    source: item.source as string,
+  };
+}
+
 /** `eventItem` straight to attribute-value JSON (a test keeps the two equal). */
 export function eventItemJson(tenantId: string, event: UserEventRecord): string {
   return (

@@ -55,8 +55,6 @@ export async function createExport(deps: ExportServiceDependencies, tenantId: st
 export async function getExport(deps: ExportServiceDependencies, tenantId: string, exportId: string) {
   const record = await deps.exports.get(tenantId, exportId);
   if (!record) throw new NotFoundError(`no export ${exportId}`);
-  const done = record.status === 'completed';
-  const expiresAt = new Date(Date.now() + DOWNLOAD_URL_TTL_SECONDS * 1000).toISOString();
   return {
     exportId: record.exportId,
     kind: record.spec.kind,
@@ -64,8 +62,11 @@ export async function getExport(deps: ExportServiceDependencies, tenantId: strin
     rows: record.rows,
     createdAt: record.createdAt,
     ...(record.finishedAt ? { finishedAt: record.finishedAt } : {}),
-    ...(done
-      ? { downloadUrl: await deps.blobs.presignGet(exportKey(tenantId, exportId), { expiresInSeconds: DOWNLOAD_URL_TTL_SECONDS, filename: `${record.spec.kind}-${exportId}.csv` }), expiresAt }
+    ...(record.status === 'completed'
+      ? {
+          downloadUrl: await deps.blobs.presignGet(exportKey(tenantId, exportId), { expiresInSeconds: DOWNLOAD_URL_TTL_SECONDS, filename: `${record.spec.kind}-${exportId}.csv` }),
+          expiresAt: new Date(Date.now() + DOWNLOAD_URL_TTL_SECONDS * 1000).toISOString(),
+        }
       : {}),
     ...(record.error ? { error: record.error } : {}),
   };

@@ -1,5 +1,5 @@
 import { paginateQuery, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { eventKeys } from '../events/event-keys.js';
+import { eventKeys, toEventRecord } from '../events/event-keys.js';
 import { EVENT_TYPE_SHARDS, USER_LIST_SHARDS } from '../storage/table-definitions.js';
 import { toProfile } from '../users/dynamo-user-store.js';
 import { queryUserShard } from '../users/dynamo-user-directory.js';
@@ -145,14 +145,7 @@ class BucketStream {
           ExclusiveStartKey: this.startKey,
         }),
       );
-      this.buffer = (page.Items ?? []).map((item) => ({
-        eventId: item.eventId as string,
-        userId: item.userId as string,
-        type: item.type as string,
-        occurredAt: item.occurredAt as string,
-        properties: (item.properties as Record<string, unknown> | undefined) ?? {},
-        source: item.source as string,
-      }));
+      this.buffer = (page.Items ?? []).map(toEventRecord);
       this.startKey = page.LastEvaluatedKey;
       if (!this.startKey) this.done = true;
     }

@@ -1,5 +1,5 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure, setExpression } from '../aws/conditional-writes.js';
 import type { ExportCheckpoint, ExportRecord } from './export-record.js';
 
 /**
@@ -24,9 +24,6 @@ export interface ExportStore {
   /** Counts a failed attempt and lets the lease lapse so Lambda's retry can resume at once. */
   recordFailure(tenantId: string, exportId: string, leaseId: string): Promise<number | undefined>;
 }
-
-const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
 
 export class DynamoExportStore implements ExportStore {
   constructor(
@@ -101,19 +98,16 @@ export class DynamoExportStore implements ExportStore {
 
   /** Sets the values if the lease is still ours (no lease: only while the job is processing). */
   private async update(tenantId: string, exportId: string, leaseId: string | undefined, values: Record<string, unknown>): Promise<boolean> {
-    const entries = Object.entries(values).filter(([, value]) => value !== undefined);
+    const set = setExpression(values);
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: exportItemKey(tenantId, exportId),
-          UpdateExpression: `SET ${entries.map((_, index) => `#f${index} = :v${index}`).join(', ')}`,
+          UpdateExpression: set.UpdateExpression,
           ConditionExpression: leaseId ? 'leaseId = :lease' : 'attribute_exists(pk) AND #status = :processing',
-          ExpressionAttributeNames: { ...Object.fromEntries(entries.map(([name], index) => [`#f${index}`, name])), ...(leaseId ? {} : { '#status': 'status' }) },
-          ExpressionAttributeValues: {
-            ...Object.fromEntries(entries.map(([, value], index) => [`:v${index}`, value])),
-            ...(leaseId ? { ':lease': leaseId } : { ':processing': 'processing' }),
-          },
+          ExpressionAttributeNames: { ...set.ExpressionAttributeNames, ...(leaseId ? {} : { '#status': 'status' }) },
+          ExpressionAttributeValues: { ...set.ExpressionAttributeValues, ...(leaseId ? { ':lease': leaseId } : { ':processing': 'processing' }) },
         }),
       );
       return true;

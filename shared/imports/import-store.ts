@@ -1,4 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { setExpression } from '../aws/conditional-writes.js';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { decodeCursor, encodeCursor } from '../pagination/cursor.js';
 import type { ImportCheckpoint, ImportCounts, ImportRecord, ImportStatus, RowError } from './import-record.js';
@@ -142,18 +143,16 @@ export class DynamoImportStore implements ImportStore {
   }
 
   private async conditionalUpdate(tenantId: string, importId: string, leaseId: string, values: Record<string, unknown>): Promise<boolean> {
-    const entries = Object.entries(values).filter(([, value]) => value !== undefined);
-    const names = Object.fromEntries(entries.map(([name], index) => [`#f${index}`, name]));
-    const attributeValues = Object.fromEntries(entries.map(([, value], index) => [`:v${index}`, value]));
+    const set = setExpression(values);
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: importKey(tenantId, importId),
-          UpdateExpression: `SET ${entries.map((_, index) => `#f${index} = :v${index}`).join(', ')}`,
+          UpdateExpression: set.UpdateExpression,
           ConditionExpression: 'leaseId = :lease',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ...attributeValues, ':lease': leaseId },
+          ExpressionAttributeNames: set.ExpressionAttributeNames,
+          ExpressionAttributeValues: { ...set.ExpressionAttributeValues, ':lease': leaseId },
         }),
       );
       return true;

@@ -1,9 +1,9 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { isConditionFailure } from '../aws/conditional-writes.js';
 import { DeleteCommand, GetCommand, paginateQuery, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { attributeMapJson } from '../aws/attribute-value-codec.js';
 import { batchWriteAll, deleteRequestJson } from '../aws/dynamo-batch.js';
 import type { DynamoJsonTransport } from '../aws/dynamo-json-transport.js';
-import { eventKeys } from '../events/event-keys.js';
+import { eventKeys, toEventRecord } from '../events/event-keys.js';
 import { decodeCursor, encodeCursor } from '../pagination/cursor.js';
 import { USER_LIST_SHARDS } from '../storage/table-definitions.js';
 import { toProfile } from './dynamo-user-store.js';
@@ -11,7 +11,6 @@ import type { EventPage, TimelineQuery, UserDirectory, UserPage } from './user-d
 import type { UserEventRecord } from './user-store.js';
 import { userKeys, type UserProfile } from './user.js';
 
-const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as { name?: string }).name === 'ConditionalCheckFailedException';
 
 /** One page of one shard of a tenant's users on the `byTenantShard` index. */
 export function queryUserShard(client: DynamoDBDocumentClient, usersTable: string, tenantId: string, shard: number, limit: number, startKey?: Record<string, unknown>) {
@@ -155,16 +154,7 @@ export class DynamoUserDirectory implements UserDirectory {
           ExclusiveStartKey: lastKey,
         }),
       );
-      for (const item of page.Items ?? []) {
-        items.push({
-          eventId: item.eventId as string,
-          userId: item.userId as string,
-          type: item.type as string,
-          occurredAt: item.occurredAt as string,
-          properties: (item.properties as Record<string, unknown> | undefined) ?? {},
-          source: item.source as string,
-        });
-      }
+      for (const item of page.Items ?? []) items.push(toEventRecord(item));
       lastKey = page.LastEvaluatedKey;
     } while (lastKey && items.length < query.limit);
     return { items, nextCursor: encodeCursor(tenantId, lastKey) };
