@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextFireTime, validateScheduleExpression } from '../../infra/local/scheduler-emulator.js';
+import { nextFireTime, validateScheduleExpression } from '../../shared/scheduling/schedule-expression.js';
 
 const utc = (iso: string) => new Date(iso);
 const next = (expression: string, after: string, timezone = 'UTC', anchor?: string) =>
