@@ -1,6 +1,6 @@
 import { attributeMapJson, fromAttributeMap, jsonString, toAttributeMap } from '../aws/attribute-value-codec.js';
 import type { DynamoJsonTransport } from '../aws/dynamo-json-transport.js';
-import { batchGetAll, batchWriteAll, putRequestJson, type EncodedWriteRequest } from '../aws/dynamo-batch.js';
+import { batchGetAll, batchWriteAll, deleteRequestJson, putRequestJson, type EncodedWriteRequest } from '../aws/dynamo-batch.js';
 import { createLimiter, type Limiter } from '../concurrency/limiter.js';
 import { eventItemJson, TypeDayMarkers } from '../events/event-keys.js';
 import type { UserProfile } from './user.js';
@@ -53,6 +53,16 @@ export class DynamoUserStore implements UserStore {
     return new Map(items.map((item) => [attributeString(item, 'email'), attributeString(item, 'userId')]));
   }
 
+  async findUserIdsByExternalId(tenantId: string, externalIds: string[]): Promise<Map<string, string>> {
+    const items = await batchGetAll(
+      this.transport,
+      this.options.usersTable,
+      externalIds.map((externalId) => toAttributeMap(userKeys.externalId(tenantId, externalId))),
+      { consistentRead: true, limiter: this.limiter, onCapacity: this.options.onCapacity },
+    );
+    return new Map(items.map((item) => [attributeString(item, 'externalId'), attributeString(item, 'userId')]));
+  }
+
   async write(tenantId: string, writes: UserWriteSet): Promise<void> {
     const options = { limiter: this.limiter, onCapacity: this.options.onCapacity };
     // Markers go in the same batches as the events: an export finds every (type, day) written.
@@ -71,6 +81,8 @@ export class DynamoUserStore implements UserStore {
     const userWrites: EncodedWriteRequest[] = [
       ...writes.profiles.map((profile) => putRequestJson(profileItemJson(tenantId, profile))),
       ...writes.emailClaims.map(({ email, userId }) => putRequestJson(attributeMapJson({ ...userKeys.email(tenantId, email), email, userId }))),
+      ...(writes.externalIdClaims ?? []).map(({ externalId, userId }) => putRequestJson(attributeMapJson({ ...userKeys.externalId(tenantId, externalId), externalId, userId }))),
+      ...(writes.emailReleases ?? []).map(({ email }) => deleteRequestJson(attributeMapJson(userKeys.email(tenantId, email)))),
     ];
     await batchWriteAll(this.transport, this.options.usersTable, userWrites, options);
   }

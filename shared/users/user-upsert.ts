@@ -18,6 +18,8 @@ export interface UserChange {
   properties: Record<string, PropertyValue>;
   /** What caused the change (e.g. `<importId>:<line>`): makes the event ID stable on replay. */
   ref: string;
+  /** The source's own ID of the person (PostgreSQL `idColumn`), trimmed; used when `identity` is `externalId`. */
+  externalId?: string;
 }
 
 export type UpsertOutcome =
@@ -30,6 +32,13 @@ export interface UpsertContext {
   mode: UpsertMode;
   source: UserSource;
   now?: () => string;
+  /**
+   * How rows find their user. `email` (default): by email. `externalId`: by external ID
+   * first; a row without one falls back to its email when `fallbackToEmail` is set (else it
+   * is a row error); a user first created by email gains the external ID when a later row
+   * brings it with that email (the merge).
+   */
+  identity?: { by: 'email' } | { by: 'externalId'; fallbackToEmail: boolean };
 }
 
 interface Working {
@@ -44,6 +53,7 @@ interface Working {
  * (later rows win per property); the outcome of each row says what it did.
  */
 export async function upsertUsers(store: UserStore, context: UpsertContext, changes: UserChange[]): Promise<UpsertOutcome[]> {
+  if (context.identity?.by === 'externalId') return upsertByExternalId(store, context, context.identity.fallbackToEmail, changes);
   const now = context.now?.() ?? new Date().toISOString();
   const outcomes: UpsertOutcome[] = new Array(changes.length);
   const emails: Array<string | undefined> = new Array(changes.length);
@@ -165,4 +175,164 @@ async function nextFreeId(store: UserStore, tenantId: string, email: string): Pr
     if (!taken.has(candidate) || taken.get(candidate)?.email === email) return candidate;
   }
   throw new Error('no free user ID found');
+}
+
+interface ExternalWorking extends Working {
+  /** The email item this user held when loaded (released if the email changes). */
+  loadedEmail?: string;
+  /** Whether the user gained its external ID in this batch (its lookup item is written). */
+  claimsExternalId: boolean;
+}
+
+/**
+ * The upsert path with external IDs (PostgreSQL `idColumn`). Per row: the user holding the
+ * external ID; else (a new ID, or none with `fallbackToEmail`) the user holding the email,
+ * who gains the external ID unless it already has another (a row error: one person, two
+ * IDs); else a new user, which needs an email. A row found by its external ID whose email
+ * differs moves the user to that email, unless another user holds it (a row error).
+ */
+async function upsertByExternalId(store: UserStore, context: UpsertContext, fallbackToEmail: boolean, changes: UserChange[]): Promise<UpsertOutcome[]> {
+  const { tenantId } = context;
+  const now = context.now?.() ?? new Date().toISOString();
+  const outcomes: UpsertOutcome[] = new Array(changes.length);
+  const emails: Array<string | undefined> = new Array(changes.length);
+  const distinctEmails = new Set<string>();
+  const distinctIds = new Set<string>();
+  changes.forEach((change, index) => {
+    const hasEmail = !(change.email === undefined || change.email === null || (typeof change.email === 'string' && change.email.trim() === ''));
+    if (hasEmail) {
+      const normalised = normalizeEmail(change.email);
+      if (!normalised.ok) {
+        outcomes[index] = { status: 'failed', field: 'email', message: normalised.message };
+        return;
+      }
+      emails[index] = normalised.email;
+      distinctEmails.add(normalised.email);
+    }
+    if (change.externalId) distinctIds.add(change.externalId);
+    else if (!fallbackToEmail) outcomes[index] = { status: 'failed', field: 'externalId', message: 'the row has no external ID and fallbackToEmail is off' };
+    else if (!hasEmail) outcomes[index] = { status: 'failed', field: 'email', message: 'the row has neither an external ID nor an email' };
+  });
+
+  const byExternalId = distinctIds.size > 0 ? await store.findUserIdsByExternalId(tenantId, [...distinctIds]) : new Map<string, string>();
+  const byEmail = await resolveExisting(store, tenantId, [...distinctEmails]);
+  const profiles = new Map<string, UserProfile>();
+  for (const profile of byEmail.profiles.values()) profiles.set(profile.userId, profile);
+  const missing = [...new Set(byExternalId.values())].filter((userId) => !profiles.has(userId));
+  if (missing.length > 0) for (const [userId, profile] of await store.getProfiles(tenantId, missing)) profiles.set(userId, profile);
+
+  const working = new Map<string, ExternalWorking>();
+  // Who holds an email / external ID as of the rows applied so far (the batch's own view).
+  const emailHolder = new Map<string, string>();
+  const idHolder = new Map<string, string>();
+  for (const [email, profile] of byEmail.profiles) emailHolder.set(email, profile.userId);
+  for (const [externalId, userId] of byExternalId) if (profiles.get(userId)?.externalId === externalId) idHolder.set(externalId, userId);
+  const events: UserEventRecord[] = [];
+  const seen = new Set<string>();
+
+  const load = (userId: string): ExternalWorking | undefined => {
+    let state = working.get(userId);
+    if (state) return state;
+    const found = profiles.get(userId);
+    if (!found) return undefined;
+    state = { profile: { ...found, properties: { ...found.properties } }, isNew: false, touched: false, loadedEmail: found.email, claimsExternalId: false };
+    working.set(userId, state);
+    return state;
+  };
+
+  changes.forEach((change, index) => {
+    if (outcomes[index]) return;
+    const email = emails[index];
+    const externalId = change.externalId || undefined;
+    let state = externalId ? load(idHolder.get(externalId) ?? '') : undefined;
+    if (!state && email !== undefined) {
+      const holder = emailHolder.get(email);
+      state = holder ? load(holder) : undefined;
+      if (state && externalId && state.profile.externalId && state.profile.externalId !== externalId) {
+        outcomes[index] = { status: 'failed', field: 'email', message: `the email ${email} belongs to the user with another external ID (${state.profile.externalId})` };
+        return;
+      }
+    }
+    if (!state) {
+      if (email === undefined) {
+        outcomes[index] = { status: 'failed', field: 'email', message: `no user has the external ID ${externalId}, and a new user needs an email` };
+        return;
+      }
+      if (context.mode === 'update_only') {
+        outcomes[index] = { status: 'skipped', reason: 'no user has this external ID or email (mode update_only)' };
+        return;
+      }
+      const userId = byEmail.freeIds.get(email) ?? byEmail.derivedIds.get(email)!;
+      state = { profile: { userId, email, properties: {}, createdAt: now, updatedAt: now }, isNew: true, touched: false, claimsExternalId: false };
+      working.set(userId, state);
+      emailHolder.set(email, userId);
+    }
+    const userId = state.profile.userId;
+    let identityChanged = false;
+    if (email !== undefined && email !== state.profile.email) {
+      const holder = emailHolder.get(email);
+      if (holder !== undefined && holder !== userId) {
+        outcomes[index] = { status: 'failed', field: 'email', message: `the email ${email} belongs to another user` };
+        return;
+      }
+      emailHolder.delete(state.profile.email);
+      emailHolder.set(email, userId);
+      state.profile.email = email;
+      identityChanged = true;
+    }
+    if (externalId && state.profile.externalId !== externalId) {
+      state.profile.externalId = externalId;
+      state.claimsExternalId = true;
+      idHolder.set(externalId, userId);
+      identityChanged = true;
+    }
+    const duplicate = seen.has(userId);
+    seen.add(userId);
+    const changed: string[] = [];
+    for (const [name, value] of Object.entries(change.properties)) {
+      if (value === undefined || sameValue(state.profile.properties[name], value)) continue;
+      state.profile.properties[name] = value;
+      changed.push(name);
+    }
+    const firstSight = state.isNew && !state.touched;
+    if (!firstSight && changed.length === 0 && !identityChanged) {
+      outcomes[index] = { status: 'unchanged', userId, changed, duplicate };
+      return;
+    }
+    state.touched = true;
+    state.profile.updatedAt = now;
+    const type = firstSight ? 'user.created' : 'user.updated';
+    events.push({
+      eventId: derivedEventId(tenantId, userId, type, change.ref),
+      userId,
+      type,
+      occurredAt: now,
+      properties: { changed: identityChanged && !firstSight ? [...changed, ...identityFields(state, email)] : changed },
+      source: context.source,
+    });
+    outcomes[index] = { status: firstSight ? 'created' : 'updated', userId, changed, duplicate };
+  });
+
+  const writes: UserWriteSet = { profiles: [], emailClaims: [], externalIdClaims: [], emailReleases: [], events };
+  for (const state of working.values()) {
+    if (!state.touched) continue;
+    const { profile } = state;
+    writes.profiles.push(profile);
+    if (state.isNew || profile.email !== state.loadedEmail) writes.emailClaims.push({ email: profile.email, userId: profile.userId });
+    if (state.loadedEmail !== undefined && profile.email !== state.loadedEmail) writes.emailReleases!.push({ email: state.loadedEmail, userId: profile.userId });
+    if (state.claimsExternalId && profile.externalId) writes.externalIdClaims!.push({ externalId: profile.externalId, userId: profile.userId });
+  }
+  // An address one user left and another took in this batch is claimed, not deleted.
+  const claimed = new Set(writes.emailClaims.map((claim) => claim.email));
+  writes.emailReleases = writes.emailReleases!.filter((release) => !claimed.has(release.email));
+  await store.write(tenantId, writes);
+  return outcomes;
+}
+
+/** The identity fields a row changed, named as in the API (`email`, `externalId`), for the event. */
+function identityFields(state: ExternalWorking, email: string | undefined): string[] {
+  const fields: string[] = [];
+  if (email !== undefined && state.loadedEmail !== undefined && email !== state.loadedEmail) fields.push('email');
+  if (state.claimsExternalId) fields.push('externalId');
+  return fields;
 }

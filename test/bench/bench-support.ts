@@ -129,6 +129,9 @@ export class NullSinkUserStore implements UserStore {
   async findUserIdsByEmail(): Promise<Map<string, string>> {
     return new Map();
   }
+  async findUserIdsByExternalId(): Promise<Map<string, string>> {
+    return new Map();
+  }
   async write(tenantId: string, writes: UserWriteSet): Promise<void> {
     for (const event of writes.events) eventItemJson(tenantId, event);
     for (const profile of writes.profiles) profileItemJson(tenantId, profile);

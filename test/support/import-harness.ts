@@ -29,6 +29,9 @@ export class CountingUserStore implements UserStore {
   findUserIdsByEmail(tenantId: string, emails: string[]) {
     return this.inner.findUserIdsByEmail(tenantId, emails);
   }
+  findUserIdsByExternalId(tenantId: string, externalIds: string[]) {
+    return this.inner.findUserIdsByExternalId(tenantId, externalIds);
+  }
   async write(tenantId: string, writes: UserWriteSet) {
     this.writtenItems += writes.profiles.length + writes.emailClaims.length + writes.events.length;
     await this.inner.write(tenantId, writes);
