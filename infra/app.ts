@@ -7,6 +7,7 @@ import { RosterStack } from './roster-stack.js';
  *   stage          a stage label, tagged on every resource
  *   corsOrigins    comma-separated origins allowed by CORS (default `*`)
  *   alarmTopicArn  an SNS topic for alarms (optional)
+ *   staticEgress   `true`: syncs connect from one Elastic IP (a VPC with a NAT gateway) tenants can allowlist
  * The stack is environment-agnostic (no account or region, no lookups), so `cdk synth`
  * works offline without AWS credentials; `cdk deploy` takes them from the caller's profile.
  */
@@ -25,6 +26,7 @@ const corsOrigins = (context('corsOrigins') ?? '*')
   .map((origin) => origin.trim())
   .filter((origin) => origin.length > 0);
 const alarmTopicArn = context('alarmTopicArn');
+const staticEgress = context('staticEgress') === 'true';
 
 new RosterStack(app, stackName, {
   stackName,
@@ -32,6 +34,7 @@ new RosterStack(app, stackName, {
   stage,
   corsOrigins,
   alarmTopicArn,
+  staticEgress,
 });
 
 Tags.of(app).add('project', 'roster');

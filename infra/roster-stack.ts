@@ -1,4 +1,5 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -10,6 +11,7 @@ import {
   authorizerEnvironment,
   csvImportEnvironment,
   exportEnvironment,
+  postgresSyncEnvironment,
 } from '../shared/config/function-environments.js';
 import { allApiRoutes } from '../shared/http/api-contract.js';
 import { HttpApi } from './constructs/http-api.js';
@@ -26,6 +28,14 @@ export interface RosterStackProps extends StackProps {
   alarmTopicArn?: string;
   /** Reserved concurrency of the CSV importer. Default 20. */
   csvImportConcurrency?: number;
+  /** Reserved concurrency of the PostgreSQL sync (runs of all tenants at once; more wait in Lambda's queue). Default 10. */
+  postgresSyncConcurrency?: number;
+  /**
+   * Static egress: the sync function runs in a VPC whose private subnets reach the internet
+   * through a NAT gateway with an Elastic IP, so tenants can allowlist one address in their
+   * database firewall (output `SyncEgressIp`). Costs a NAT gateway (~$33/month + data). Default off.
+   */
+  staticEgress?: boolean;
 }
 
 type ObjectAccess = 'read' | 'write' | 'readWrite';
@@ -44,6 +54,9 @@ export class RosterStack extends Stack {
   readonly csvImportDeadLetterQueue: sqs.Queue;
   readonly exportFunction: RosterFunction<typeof exportEnvironment>;
   readonly exportDeadLetterQueue: sqs.Queue;
+  readonly postgresSyncFunction: RosterFunction<typeof postgresSyncEnvironment>;
+  readonly postgresSyncDeadLetterQueue: sqs.Queue;
+  readonly egressVpc: ec2.Vpc | undefined;
   readonly stage: string | undefined;
   readonly alarmTopicArn: string | undefined;
 
@@ -98,6 +111,50 @@ export class RosterStack extends Stack {
       statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.exportFunction.functionArn] })],
     });
 
+    this.scheduling = new SyncScheduling(this, 'SyncScheduling');
+    let egressIp: ec2.CfnEIP | undefined;
+    if (props.staticEgress) {
+      egressIp = new ec2.CfnEIP(this, 'SyncEgressAddress', { domain: 'vpc' });
+      this.egressVpc = new ec2.Vpc(this, 'SyncEgressVpc', {
+        maxAzs: 2,
+        natGateways: 1,
+        natGatewayProvider: ec2.NatProvider.gateway({ eipAllocationIds: [egressIp.attrAllocationId] }),
+        subnetConfiguration: [
+          { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+          { name: 'sync', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+        ],
+      });
+    }
+    this.postgresSyncDeadLetterQueue = this.deadLetterQueue('PostgresSyncDeadLetterQueue');
+    this.postgresSyncFunction = new RosterFunction(this, 'PostgresSync', {
+      name: 'postgres-sync',
+      description: "Syncs users from a tenant's PostgreSQL",
+      schema: postgresSyncEnvironment,
+      environment: {
+        CONTROL_TABLE: control.tableName,
+        USERS_TABLE: users.tableName,
+        EVENTS_TABLE: events.tableName,
+        ROSTER_ALLOW_PRIVATE_HOSTS: 'false',
+      },
+      // The SQL parser's WASM is read from beside the bundle.
+      bundledFiles: ['node_modules/libpg-query/wasm/libpg-query.wasm'],
+      memorySize: 1024,
+      timeout: Duration.minutes(15),
+      reservedConcurrentExecutions: props.postgresSyncConcurrency ?? 10,
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: new SqsDestination(this.postgresSyncDeadLetterQueue),
+      ...(this.egressVpc ? { vpc: this.egressVpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } } : {}),
+    });
+    for (const table of [control, users, events]) table.grantReadWriteData(this.postgresSyncFunction);
+    grantSecrets(this.postgresSyncFunction, 'postgres', ['secretsmanager:GetSecretValue']);
+    new iam.Policy(this, 'PostgresSyncContinuation', {
+      roles: [this.postgresSyncFunction.role!],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.postgresSyncFunction.functionArn] })],
+    });
+    // The schedules' role may invoke the sync function and nothing else.
+    this.scheduling.allowInvoke(this.postgresSyncFunction);
+
     this.apiFunction = new RosterFunction(this, 'Api', {
       name: 'api',
       description: 'Roster HTTP API',
@@ -110,10 +167,36 @@ export class RosterStack extends Stack {
         CORS_ORIGINS: corsOrigins.join(','),
         MAX_UPLOAD_BYTES: String(5 * 1024 ** 3),
         EXPORT_FUNCTION_NAME: this.exportFunction.functionName,
+        POSTGRES_SYNC_FUNCTION_NAME: this.postgresSyncFunction.functionName,
+        POSTGRES_SYNC_FUNCTION_ARN: this.postgresSyncFunction.functionArn,
+        SCHEDULE_GROUP: this.scheduling.scheduleGroupName,
+        SCHEDULER_ROLE_ARN: this.scheduling.role.roleArn,
+        SCHEDULER_DLQ_ARN: this.scheduling.deadLetterQueue.queueArn,
+        ROSTER_ALLOW_PRIVATE_HOSTS: 'false',
       },
+      // PUT and preview parse the tenant's SQL with libpg-query (WASM beside the bundle).
+      bundledFiles: ['node_modules/libpg-query/wasm/libpg-query.wasm'],
       memorySize: 1024,
       timeout: Duration.seconds(29),
+      // A preview connects to the tenant's database: through the static egress address too, when it is on.
+      ...(this.egressVpc ? { vpc: this.egressVpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } } : {}),
     });
+    this.postgresSyncFunction.grantInvoke(this.apiFunction);
+    grantSecrets(this.apiFunction, 'postgres', ['secretsmanager:GetSecretValue', 'secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:DeleteSecret', 'secretsmanager:DescribeSecret']);
+    // The API creates, changes and deletes the tenants' schedules in the stack's group, handing them the scheduler role.
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'],
+        resources: [this.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.scheduling.scheduleGroupName}/*` })],
+      }),
+    );
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [this.scheduling.role.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      }),
+    );
     for (const table of [control, users, events]) table.grantReadWriteData(this.apiFunction);
     grantObjects(bucket, this.apiFunction, bucketPrefixes.uploads, 'readWrite');
     // Presigned download URLs of exports are signed with the API function's role.
@@ -164,20 +247,38 @@ export class RosterStack extends Stack {
       corsOrigins,
     });
 
-    this.scheduling = new SyncScheduling(this, 'SyncScheduling');
-
     new CfnOutput(this, 'ApiUrl', { value: this.httpApi.url, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'ControlTableName', { value: control.tableName });
     new CfnOutput(this, 'UsersTableName', { value: users.tableName });
     new CfnOutput(this, 'EventsTableName', { value: events.tableName });
     new CfnOutput(this, 'DataBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.scheduling.scheduleGroupName });
+    if (egressIp) {
+      new CfnOutput(this, 'SyncEgressIp', {
+        value: egressIp.attrPublicIp,
+        description: 'The address syncs connect from: allowlist it in the tenant database firewall',
+      });
+    }
   }
 
   /** Where a function's failed asynchronous events go: encrypted, TLS only, kept 14 days. */
   private deadLetterQueue(id: string): sqs.Queue {
     return new sqs.Queue(this, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
   }
+}
+
+/**
+ * Secrets of one integration kind of every tenant: `roster/<tenant>/<kind>` (the ARN adds a
+ * random six-character suffix, hence the trailing `*`). No other secret of the account.
+ */
+function grantSecrets(fn: RosterFunction, kind: 'postgres' | 'salesforce', actions: string[]): void {
+  const stack = Stack.of(fn);
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions,
+      resources: [stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `roster/*/${kind}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+    }),
+  );
 }
 
 /**

@@ -14,7 +14,22 @@ import { lambdaExportLauncher } from '../../shared/exports/lambda-export-launche
 import { lambdaClient } from '../../shared/aws/clients.js';
 import { ingestEvents, listUserEvents, type IncomingEvent } from '../../shared/events/event-service.js';
 import { createUser, deleteUser, getUser, listUsers, patchUser } from '../../shared/users/user-service.js';
-import { blobStore, exportStore, importStore, propertyRegistry, propertyStore, userDirectory, userStore } from '../../shared/wiring/stores.js';
+import { lambdaLauncher } from '../../shared/aws/lambda-launcher.js';
+import type { IntegrationServiceDependencies } from '../../shared/integrations/postgres/postgres-integration-service.js';
+import type { PostgresSyncInvocation } from '../../shared/integrations/postgres/postgres-sync-run.js';
+import { defaultSessionLimits } from '../../shared/integrations/postgres/session-limits.js';
+import {
+  blobStore,
+  exportStore,
+  importStore,
+  integrationStore,
+  propertyRegistry,
+  propertyStore,
+  secretStore,
+  syncScheduler,
+  userDirectory,
+  userStore,
+} from '../../shared/wiring/stores.js';
 import type { ApiEvent, ApiResult } from './api-event.js';
 import { httpErrorHandler } from './http-error-handler.js';
 import { bindRoute } from './route-binding.js';
@@ -31,6 +46,16 @@ const exportJobs = {
   launch: (invocation: ExportInvocation) => lambdaExportLauncher(lambdaClient(), env.EXPORT_FUNCTION_NAME)(invocation),
 };
 const people = { users: userStore(env), directory: userDirectory(env), registry };
+const integrationDeps: IntegrationServiceDependencies = {
+  integrations: integrationStore(env),
+  secrets: secretStore(),
+  scheduler: syncScheduler(env),
+  // A preview answers within API Gateway's 30 s: the query gets 20 of them.
+  sessionLimits: { ...defaultSessionLimits, allowPrivateHosts: env.ROSTER_ALLOW_PRIVATE_HOSTS, connectTimeoutMs: 5_000, statementTimeoutMs: 20_000 },
+  launch: (invocation: PostgresSyncInvocation) => lambdaLauncher<PostgresSyncInvocation>(lambdaClient(), env.POSTGRES_SYNC_FUNCTION_NAME)(invocation),
+};
+// pg and the SQL parser load on the first integration request, not at every cold start.
+const integrations = () => import('../../shared/integrations/postgres/postgres-integration-service.js');
 let openApiDocument: unknown;
 
 export const routes = [
@@ -72,6 +97,30 @@ export const routes = [
   bindRoute(apiRoutes.listUserEvents, async ({ tenantId, params, query }) => ({ status: 200, body: await listUserEvents(people, tenantId, params.userId, query) })),
   bindRoute(apiRoutes.createExport, async ({ tenantId, body }) => ({ status: 202, body: await createExport(exportJobs, tenantId, body) })),
   bindRoute(apiRoutes.getExport, async ({ tenantId, params }) => ({ status: 200, body: await getExport(exportJobs, tenantId, params.exportId) })),
+  bindRoute(apiRoutes.putPostgresIntegration, async ({ tenantId, body }) => ({
+    status: 200,
+    body: await (await integrations()).putPostgresIntegration(integrationDeps, tenantId, body),
+  })),
+  bindRoute(apiRoutes.previewPostgres, async ({ tenantId, body }) => ({
+    status: 200,
+    body: await (await integrations()).previewPostgres(integrationDeps, tenantId, body),
+  })),
+  bindRoute(apiRoutes.getIntegration, async ({ tenantId, params }) => ({
+    status: 200,
+    body: await (await integrations()).getIntegration(integrationDeps, tenantId, params.kind),
+  })),
+  bindRoute(apiRoutes.deleteIntegration, async ({ tenantId, params }) => {
+    await (await integrations()).deleteIntegration(integrationDeps, tenantId, params.kind);
+    return { status: 204 };
+  }),
+  bindRoute(apiRoutes.startIntegrationRun, async ({ tenantId, params }) => ({
+    status: 202,
+    body: await (await integrations()).startIntegrationRun(integrationDeps, tenantId, params.kind),
+  })),
+  bindRoute(apiRoutes.listIntegrationRuns, async ({ tenantId, params, query }) => ({
+    status: 200,
+    body: await (await integrations()).listIntegrationRuns(integrationDeps, tenantId, params.kind, query.limit, query.cursor),
+  })),
 ];
 
 const origins = env.CORS_ORIGINS.split(',').map((origin) => origin.trim());

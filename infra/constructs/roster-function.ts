@@ -19,6 +19,14 @@ export const repoRoot = path.resolve(here, '..', '..');
 export const esmRequireBanner =
   "import { createRequire as __rosterCreateRequire } from 'node:module'; const require = __rosterCreateRequire(import.meta.url);";
 
+/**
+ * For bundles whose dependencies locate files beside themselves with `__dirname` (libpg-query
+ * loads its WASM that way): defines `__filename`/`__dirname` in the ESM output. Opt-in, since a
+ * bundled ESM module declaring its own top-level `__dirname` would clash with it.
+ */
+export const esmDirnameBanner =
+  "import { fileURLToPath as __rosterFileUrlToPath } from 'node:url'; import { dirname as __rosterDirnameOf } from 'node:path'; const __filename = __rosterFileUrlToPath(import.meta.url); const __dirname = __rosterDirnameOf(__filename);";
+
 /** Props a caller may still tune; everything that makes a Roster function a Roster function is fixed. */
 type TunableProps = Pick<
   NodejsFunctionProps,
@@ -31,6 +39,9 @@ type TunableProps = Pick<
   | 'onFailure'
   | 'onSuccess'
   | 'ephemeralStorageSize'
+  | 'vpc'
+  | 'vpcSubnets'
+  | 'securityGroups'
 >;
 
 export interface RosterFunctionProps<S extends z.ZodObject> extends TunableProps {
@@ -42,6 +53,8 @@ export interface RosterFunctionProps<S extends z.ZodObject> extends TunableProps
   environment: EnvironmentOf<S>;
   /** Log retention of the function's log group. Default: one month. */
   logRetention?: logs.RetentionDays;
+  /** Files (paths from the repository root) copied beside the bundle, e.g. a dependency's WASM; enables `esmDirnameBanner`. */
+  bundledFiles?: string[];
 }
 
 /**
@@ -54,7 +67,7 @@ export class RosterFunction<S extends z.ZodObject = z.ZodObject> extends NodejsF
   readonly functionDirName: string;
 
   constructor(scope: Construct, id: string, props: RosterFunctionProps<S>) {
-    const { name, schema, environment, logRetention, ...tunable } = props;
+    const { name, schema, environment, logRetention, bundledFiles = [], ...tunable } = props;
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
       retention: logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -82,7 +95,16 @@ export class RosterFunction<S extends z.ZodObject = z.ZodObject> extends NodejsF
         format: OutputFormat.ESM,
         target: 'node22',
         mainFields: ['module', 'main'],
-        banner: esmRequireBanner,
+        banner: bundledFiles.length > 0 ? `${esmRequireBanner} ${esmDirnameBanner}` : esmRequireBanner,
+        ...(bundledFiles.length > 0
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (inputDir: string, outputDir: string) => bundledFiles.map((file) => `cp "${path.join(inputDir, file)}" "${outputDir}"`),
+              },
+            }
+          : {}),
         minify: true,
         sourceMap: true,
         // Pin the SDK the code was tested with (the runtime's copy lags, and lacks some lib-* packages).

@@ -10,7 +10,7 @@ import { startApiGatewayEmulator } from './api-gateway-emulator.js';
 import { startDynamoDbLocal } from './dynamodb-local.js';
 import { LocalLambda } from './lambda-emulator.js';
 import { freePort } from './free-port.js';
-import { LOCAL_BUCKET, LOCAL_FUNCTIONS, LOCAL_REGION, LOCAL_SCHEDULE_GROUP, localCredentials, localTables, sdkEnvironment, writeEndpoints, type LocalEndpoints } from './local-settings.js';
+import { LOCAL_BUCKET, LOCAL_FUNCTIONS, LOCAL_REGION, LOCAL_SCHEDULE_GROUP, localCredentials, localSyncEnvironment, localTables, sdkEnvironment, writeEndpoints, type LocalEndpoints } from './local-settings.js';
 import { ensureBucket, ensureTables } from './provision.js';
 import { startS3Local } from './s3-local.js';
 import { startLocalScheduler } from './scheduler-emulator.js';
@@ -86,6 +86,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       ...localTables,
       DATA_BUCKET: LOCAL_BUCKET,
       EXPORT_FUNCTION_NAME: LOCAL_FUNCTIONS.export,
+      ...localSyncEnvironment,
       CORS_ORIGINS: options.corsOrigins ?? process.env.CORS_ORIGINS ?? '*',
       ROSTER_ALLOW_PRIVATE_HOSTS: process.env.ROSTER_ALLOW_PRIVATE_HOSTS ?? 'true',
     });
@@ -97,15 +98,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     dynamoClient.destroy();
     s3Client.destroy();
 
-    const [{ handler: api }, { handler: authorizer }, { handler: csvImport }, { handler: exportJob }] = await Promise.all([
+    const [{ handler: api }, { handler: authorizer }, { handler: csvImport }, { handler: exportJob }, { handler: postgresSync }] = await Promise.all([
       import('../../functions/api/handler.js'),
       import('../../functions/authorizer/handler.js'),
       import('../../functions/csv-import/handler.js'),
       import('../../functions/export/handler.js'),
+      import('../../functions/postgres-sync/handler.js'),
     ]);
 
     lambda.register(LOCAL_FUNCTIONS.csvImport, { handler: (event, context) => csvImport(event as never, context), timeoutMs: 15 * 60_000 });
     lambda.register(LOCAL_FUNCTIONS.export, { handler: (event, context) => exportJob(event, context), timeoutMs: 15 * 60_000 });
+    lambda.register(LOCAL_FUNCTIONS.postgresSync, { handler: (event, context) => postgresSync(event, context), timeoutMs: 15 * 60_000 });
 
     const gateway = await startApiGatewayEmulator({
       host,

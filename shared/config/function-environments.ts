@@ -8,6 +8,10 @@ import { z } from 'zod';
  */
 const tableName = z.string().min(3).max(255);
 const bucketName = z.string().min(3).max(63);
+const functionName = z.string().min(1).max(140);
+const arn = z.string().regex(/^arn:[a-z-]+:[a-z0-9-]+:/, 'must be an ARN');
+/** `true` lets integrations reach loopback and private addresses (the local stack); deployed it is `false`. */
+const allowPrivateHosts = z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
 
 export const authorizerEnvironment = z.object({
   CONTROL_TABLE: tableName,
@@ -23,7 +27,15 @@ export const apiEnvironment = z.object({
   /** Largest CSV file an import accepts; S3 takes up to 5 GiB in one PUT. */
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().max(5 * 1024 ** 3).default(5 * 1024 ** 3),
   /** The export function, invoked asynchronously by `POST /exports`. */
-  EXPORT_FUNCTION_NAME: z.string().min(1).max(140),
+  EXPORT_FUNCTION_NAME: functionName,
+  /** The PostgreSQL sync function: invoked by "run now", and the target of the schedules the API creates. */
+  POSTGRES_SYNC_FUNCTION_NAME: functionName,
+  POSTGRES_SYNC_FUNCTION_ARN: arn,
+  /** The stack's EventBridge Scheduler group, the role its schedules assume, and their dead-letter queue. */
+  SCHEDULE_GROUP: z.string().min(1).max(64),
+  SCHEDULER_ROLE_ARN: arn,
+  SCHEDULER_DLQ_ARN: arn.optional(),
+  ROSTER_ALLOW_PRIVATE_HOSTS: allowPrivateHosts,
 });
 
 export const csvImportEnvironment = z.object({
@@ -40,10 +52,18 @@ export const exportEnvironment = z.object({
   DATA_BUCKET: bucketName,
 });
 
+export const postgresSyncEnvironment = z.object({
+  CONTROL_TABLE: tableName,
+  USERS_TABLE: tableName,
+  EVENTS_TABLE: tableName,
+  ROSTER_ALLOW_PRIVATE_HOSTS: allowPrivateHosts,
+});
+
 export type AuthorizerEnvironment = z.infer<typeof authorizerEnvironment>;
 export type ApiEnvironment = z.infer<typeof apiEnvironment>;
 export type CsvImportEnvironment = z.infer<typeof csvImportEnvironment>;
 export type ExportEnvironment = z.infer<typeof exportEnvironment>;
+export type PostgresSyncEnvironment = z.infer<typeof postgresSyncEnvironment>;
 
 /** What the stack must provide for a function: the schema's input (defaults may be omitted). */
 export type EnvironmentOf<S extends z.ZodType> = { [K in keyof z.input<S>]: z.input<S>[K] };

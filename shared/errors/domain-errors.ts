@@ -67,3 +67,15 @@ export class RateLimitedError extends DomainError {
   readonly status = 429;
   readonly code = 'rate_limited';
 }
+
+/** The tenant's own system refused (a PostgreSQL query error, a failed connection): 422 with its message and a specific code. */
+export class SourceRejectedError extends DomainError {
+  override readonly name = 'SourceRejectedError';
+  readonly status = 422;
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,9 +1,6 @@
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { lambdaLauncher } from '../aws/lambda-launcher.js';
 import type { ExportInvocation } from './export-run.js';
 
 /** Starts the export function with an asynchronous (`Event`) invocation: Lambda queues and retries it. */
-export function lambdaExportLauncher(client: LambdaClient, functionName: string) {
-  return async (invocation: ExportInvocation): Promise<void> => {
-    await client.send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(invocation)) }));
-  };
-}
+export const lambdaExportLauncher = (client: LambdaClient, functionName: string) => lambdaLauncher<ExportInvocation>(client, functionName);

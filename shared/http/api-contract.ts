@@ -5,6 +5,7 @@ import { PASTED_CSV_MAX_BYTES } from '../imports/import-service.js';
 import { validatePropertyName } from '../properties/property-names.js';
 import { propertyTypeSchema } from '../properties/property.js';
 import { defineRoute } from './route-spec.js';
+import { previewPostgresBody, putPostgresSettingsBody } from '../integrations/postgres/postgres-settings.js';
 
 /** Shapes shared by many routes (API.md: error format, lists). */
 export const errorBodySchema = z.object({
@@ -139,6 +140,41 @@ export const exportSchema = z.object({
   expiresAt: z.string().optional().describe('When `downloadUrl` stops working; the file itself is kept 7 days'),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
 });
+
+const rowErrorSchema = z.object({ line: z.number(), column: z.string().optional(), value: z.string().optional(), message: z.string() });
+
+export const syncRunSchema = z.object({
+  runId: z.string(),
+  trigger: z.enum(['schedule', 'manual']),
+  status: z.enum(['running', 'succeeded', 'failed']),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  counts: countsSchema.extend({ nullUpdatedAt: z.number().describe('Rows whose updated_at was null: read on every run') }),
+  errors: z.array(rowErrorSchema).optional().describe('The first 100 row errors; `line` is the row number in the result'),
+  errorCount: z.number(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+export const postgresIntegrationSchema = z.object({
+  kind: z.literal('postgres'),
+  connectionUrl: z.string().describe('Masked: the password is ****'),
+  schema: z.string().optional(),
+  sslCa: z.literal('****').optional(),
+  query: z.string(),
+  emailColumn: z.string().optional(),
+  idColumn: z.string().optional(),
+  fallbackToEmail: z.boolean(),
+  mapping: z.record(z.string(), z.string()).optional(),
+  mode: z.enum(['upsert', 'update_only']),
+  schedule: z.string(),
+  enabled: z.boolean(),
+  connected: z.boolean().describe('false when the last run could not connect or log in'),
+  nextRunAt: z.string().nullable().describe('The next scheduled firing (the run starts within the 30-minute flexible window after it)'),
+  lastRun: syncRunSchema.optional(),
+});
+
+const kindParams = z.object({ kind: z.enum(['postgres', 'salesforce']) });
+const integrationErrors = { 404: { description: 'No such integration is configured', schema: errorBodySchema }, ...errors } as const;
 
 const notFound = { 404: { description: 'No such user for this tenant', schema: errorBodySchema } } as const;
 
@@ -329,6 +365,74 @@ export const apiRoutes = {
     summary: 'Status and row count of an export; `downloadUrl` once completed',
     params: z.object({ exportId: z.string().min(1).max(80) }),
     responses: { 200: { description: 'The export', schema: exportSchema }, 404: { description: 'No such export', schema: errorBodySchema }, ...errors },
+  }),
+  putPostgresIntegration: defineRoute({
+    operationId: 'putPostgresIntegration',
+    method: 'PUT',
+    path: '/integrations/postgres',
+    auth: true,
+    summary: 'Save the PostgreSQL sync: connection (stored in Secrets Manager), query, mapping, mode, schedule',
+    body: putPostgresSettingsBody,
+    maxBodyBytes: 256 * 1024,
+    responses: { 200: { description: 'The saved settings, masked', schema: postgresIntegrationSchema }, ...errors },
+  }),
+  previewPostgres: defineRoute({
+    operationId: 'previewPostgres',
+    method: 'POST',
+    path: '/integrations/postgres/preview',
+    auth: true,
+    summary: 'Run the query read-only: its columns with their PostgreSQL types and the first 10 rows',
+    body: previewPostgresBody,
+    maxBodyBytes: 256 * 1024,
+    responses: {
+      200: {
+        description: 'Columns and rows',
+        schema: z.object({ columns: z.array(z.object({ name: z.string(), type: z.string() })), rows: z.array(z.record(z.string(), z.unknown())) }),
+      },
+      422: { description: "PostgreSQL refused the query or the connection: its message (never the password)", schema: errorBodySchema },
+      ...errors,
+    },
+  }),
+  getIntegration: defineRoute({
+    operationId: 'getIntegration',
+    method: 'GET',
+    path: '/integrations/{kind}',
+    auth: true,
+    summary: 'The saved settings, masked, with `connected` and `nextRunAt`',
+    params: kindParams,
+    responses: { 200: { description: 'The integration', schema: postgresIntegrationSchema }, ...integrationErrors },
+  }),
+  deleteIntegration: defineRoute({
+    operationId: 'deleteIntegration',
+    method: 'DELETE',
+    path: '/integrations/{kind}',
+    auth: true,
+    summary: 'Remove the settings, the secret and the schedule',
+    params: kindParams,
+    responses: { 204: { description: 'Deleted' }, ...integrationErrors },
+  }),
+  startIntegrationRun: defineRoute({
+    operationId: 'startIntegrationRun',
+    method: 'POST',
+    path: '/integrations/{kind}/runs',
+    auth: true,
+    summary: 'Run the sync now',
+    params: kindParams,
+    responses: {
+      202: { description: 'The run started; follow it with GET …/runs', schema: z.object({ runId: z.string(), status: z.literal('running') }) },
+      409: { description: 'A run is in progress (one at a time)', schema: errorBodySchema },
+      ...integrationErrors,
+    },
+  }),
+  listIntegrationRuns: defineRoute({
+    operationId: 'listIntegrationRuns',
+    method: 'GET',
+    path: '/integrations/{kind}/runs',
+    auth: true,
+    summary: 'Run history, newest first (kept 90 days)',
+    params: kindParams,
+    query: listQuerySchema,
+    responses: { 200: { description: 'A page of runs', schema: listOf(syncRunSchema) }, ...errors },
   }),
 };
 

@@ -53,6 +53,8 @@ export interface IntegrationStore {
   recordFailure(tenantId: string, kind: IntegrationKind, runId: string, leaseId: string): Promise<number | undefined>;
   getRun(tenantId: string, kind: IntegrationKind, runId: string): Promise<SyncRun | undefined>;
   listRuns(tenantId: string, kind: IntegrationKind, limit: number, cursor?: string): Promise<{ items: SyncRun[]; nextCursor: string | null }>;
+  /** Marks a run failed that never got going (its invocation could not be sent) and frees the lock. */
+  abandonRun(run: SyncRun, error: { code: string; message: string }): Promise<void>;
 }
 
 export class DynamoIntegrationStore implements IntegrationStore {

@@ -17,8 +17,10 @@ export interface SyncRunCounts extends ImportCounts {
 export interface SyncCheckpoint {
   /** The `$LAST_SYNC_TIMESTAMP` / `updated_at` bound of this run (fixed for all its invocations). */
   since: string;
-  /** The sort key of the last committed row: `[key, email]` as text. */
-  lastKey: [string, string];
+  /** The source's clock when the run's first snapshot began: the next watermark is this minus the overlap. */
+  sourceStartedAt: string;
+  /** Where the next invocation resumes: the sort key (`[key, email]` as text) and whether rows equal to it are still to do. */
+  resume?: { key: string[]; inclusive: boolean };
   /** Rows read so far (row numbers of errors continue from it). */
   rowsRead: number;
 }

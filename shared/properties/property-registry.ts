@@ -35,16 +35,24 @@ export class PropertyRegistry {
   }
 
   /**
-   * Registers every name not yet known as `string`, and marks the names as holding values
+   * Registers every name not yet known as `string` (or as `suggested` says: a PostgreSQL
+   * `integer` column registers a `number`), and marks the names as holding values
    * (which freezes their type). Returns the type of each name (an existing registration,
    * possibly made concurrently by another writer, wins).
    */
-  async ensure(tenantId: string, names: string[], source: PropertySource, known?: Map<string, PropertyType>): Promise<Map<string, PropertyType>> {
+  async ensure(
+    tenantId: string,
+    names: string[],
+    source: PropertySource,
+    known?: Map<string, PropertyType>,
+    suggested?: ReadonlyMap<string, PropertyType>,
+  ): Promise<Map<string, PropertyType>> {
     const types = new Map(known ?? (await this.types(tenantId)));
     for (const name of names) {
       if (types.has(name)) continue;
-      const created = await this.put(tenantId, { name, type: 'string', source, createdAt: new Date().toISOString() }, true);
-      types.set(name, created ? 'string' : ((await this.get(tenantId, name))?.type ?? 'string'));
+      const type = suggested?.get(name) ?? 'string';
+      const created = await this.put(tenantId, { name, type, source, createdAt: new Date().toISOString() }, true);
+      types.set(name, created ? type : ((await this.get(tenantId, name))?.type ?? 'string'));
     }
     await Promise.all(names.map((name) => this.markHasValues(tenantId, name)));
     return types;

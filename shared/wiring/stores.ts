@@ -1,4 +1,7 @@
-import { dynamoBatchTransport, dynamoDocumentClient, s3Client } from '../aws/clients.js';
+import { dynamoBatchTransport, dynamoDocumentClient, s3Client, schedulerClient, secretsManagerClient } from '../aws/clients.js';
+import { DynamoIntegrationStore } from '../integrations/integration-store.js';
+import { EventBridgeSyncScheduler } from '../scheduling/eventbridge-sync-scheduler.js';
+import { SecretsManagerSecretStore } from '../secrets/secrets-manager-secret-store.js';
 import { DynamoExportSource } from '../exports/export-sources.js';
 import { DynamoExportStore } from '../exports/export-store.js';
 import { DynamoImportStore } from '../imports/import-store.js';
@@ -35,3 +38,15 @@ export const exportStore = (env: Tables) => new DynamoExportStore(dynamoDocument
 
 export const exportSource = (env: { USERS_TABLE: string; EVENTS_TABLE: string }) =>
   new DynamoExportSource(dynamoDocumentClient(), { usersTable: env.USERS_TABLE, eventsTable: env.EVENTS_TABLE });
+
+export const integrationStore = (env: Tables) => new DynamoIntegrationStore(dynamoDocumentClient(), env.CONTROL_TABLE);
+
+export const secretStore = () => new SecretsManagerSecretStore(secretsManagerClient());
+
+export const syncScheduler = (env: { SCHEDULE_GROUP: string; POSTGRES_SYNC_FUNCTION_ARN: string; SCHEDULER_ROLE_ARN: string; SCHEDULER_DLQ_ARN?: string }) =>
+  new EventBridgeSyncScheduler(schedulerClient(), {
+    groupName: env.SCHEDULE_GROUP,
+    functionArn: env.POSTGRES_SYNC_FUNCTION_ARN,
+    roleArn: env.SCHEDULER_ROLE_ARN,
+    deadLetterArn: env.SCHEDULER_DLQ_ARN,
+  });

@@ -12,7 +12,7 @@ import { RosterStack } from '../../infra/roster-stack.js';
 import {
   apiEnvironment,
   authorizerEnvironment,
-  csvImportEnvironment, exportEnvironment,
+  csvImportEnvironment, exportEnvironment, postgresSyncEnvironment,
 } from '../../shared/config/function-environments.js';
 import { allApiRoutes } from '../../shared/http/api-contract.js';
 import { routeKey } from '../../shared/http/route-spec.js';
@@ -52,6 +52,7 @@ function ourFunctions() {
     { fn: stack.authorizerFunction, schema: authorizerEnvironment as z.ZodObject, name: 'authorizer' },
     { fn: stack.csvImportFunction, schema: csvImportEnvironment as z.ZodObject, name: 'csv-import' },
     { fn: stack.exportFunction, schema: exportEnvironment as z.ZodObject, name: 'export' },
+    { fn: stack.postgresSyncFunction, schema: postgresSyncEnvironment as z.ZodObject, name: 'postgres-sync' },
   ];
 }
 
@@ -259,12 +260,12 @@ describe('HTTP API', () => {
 });
 
 describe('Lambda functions', () => {
-  it('the stack has exactly our four functions besides CDK’s bucket-notification helper', () => {
+  it('the stack has exactly our five functions besides CDK’s bucket-notification helper', () => {
     const functions = Object.keys(resourcesOf('AWS::Lambda::Function')).filter((id) => !id.startsWith('BucketNotificationsHandler'));
     expect(functions.sort()).toEqual(ourFunctions().map(({ fn }) => logicalId(fn)).sort());
   });
 
-  it.each(['api', 'authorizer', 'csv-import', 'export'])('%s: Node.js 22 on arm64, JSON logs into a retained-days log group, traced', (name) => {
+  it.each(['api', 'authorizer', 'csv-import', 'export', 'postgres-sync'])('%s: Node.js 22 on arm64, JSON logs into a retained-days log group, traced', (name) => {
     const { fn } = ourFunctions().find((entry) => entry.name === name)!;
     const props = resourcesOf('AWS::Lambda::Function')[logicalId(fn)]!.Properties;
     expect(props.Runtime).toBe('nodejs22.x');
@@ -278,7 +279,7 @@ describe('Lambda functions', () => {
     expect(props.Environment.Variables.POWERTOOLS_SERVICE_NAME).toEqual(expect.any(String));
   });
 
-  it.each(['api', 'authorizer', 'csv-import', 'export'])('%s: its environment has every variable of its schema', (name) => {
+  it.each(['api', 'authorizer', 'csv-import', 'export', 'postgres-sync'])('%s: its environment has every variable of its schema', (name) => {
     const { fn, schema } = ourFunctions().find((entry) => entry.name === name)!;
     const variables = resourcesOf('AWS::Lambda::Function')[logicalId(fn)]!.Properties.Environment.Variables;
     const required = Object.keys(schema.shape);
@@ -301,11 +302,59 @@ describe('Lambda functions', () => {
     const bundles = readdirSync(app.outdir)
       .filter((entry) => entry.startsWith('asset.') && existsSync(path.join(app.outdir, entry, 'index.mjs')))
       .map((entry) => path.join(app.outdir, entry));
-    expect(bundles).toHaveLength(4);
+    expect(bundles).toHaveLength(5);
     for (const dir of bundles) {
       expect(readFileSync(path.join(dir, 'index.mjs'), 'utf8').slice(0, 300)).toMatch(/createRequire.*import\.meta\.url/);
       expect(existsSync(path.join(dir, 'index.mjs.map'))).toBe(true);
     }
+    // The functions that parse SQL carry libpg-query's WASM beside the bundle, and define __dirname for it.
+    const withParser = bundles.filter((dir) => existsSync(path.join(dir, 'libpg-query.wasm')));
+    expect(withParser).toHaveLength(2);
+    for (const dir of withParser) expect(readFileSync(path.join(dir, 'index.mjs'), 'utf8').slice(0, 600)).toMatch(/const __dirname = /);
+  });
+
+  it('postgres-sync: 15 min, 1024 MB, reserved concurrency, async retries twice for up to 6 h, then an encrypted DLQ', () => {
+    const props = resourcesOf('AWS::Lambda::Function')[logicalId(stack.postgresSyncFunction)]!.Properties;
+    expect(props).toMatchObject({ Timeout: 900, MemorySize: 1024 });
+    expect(props.ReservedConcurrentExecutions).toBe(10);
+    expect(props.Environment.Variables.ROSTER_ALLOW_PRIVATE_HOSTS).toBe('false');
+    expect(props.VpcConfig).toBeUndefined();
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(stack.postgresSyncFunction) },
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 6 * 3600,
+      DestinationConfig: { OnFailure: { Destination: getAtt(logicalId(stack.postgresSyncDeadLetterQueue)) } },
+    });
+    expect(resourcesOf('AWS::SQS::Queue')[logicalId(stack.postgresSyncDeadLetterQueue)]?.Properties.SqsManagedSseEnabled).toBe(true);
+  });
+
+  it('the API knows the sync function, the schedule group, the scheduler role and its DLQ; private hosts are refused deployed', () => {
+    const variables = resourcesOf('AWS::Lambda::Function')[logicalId(stack.apiFunction)]!.Properties.Environment.Variables;
+    expect(variables).toMatchObject({
+      POSTGRES_SYNC_FUNCTION_NAME: { Ref: logicalId(stack.postgresSyncFunction) },
+      POSTGRES_SYNC_FUNCTION_ARN: getAtt(logicalId(stack.postgresSyncFunction)),
+      SCHEDULER_ROLE_ARN: getAtt(logicalId(stack.scheduling.role)),
+      SCHEDULER_DLQ_ARN: getAtt(logicalId(stack.scheduling.deadLetterQueue)),
+      ROSTER_ALLOW_PRIVATE_HOSTS: 'false',
+    });
+    expect(variables.SCHEDULE_GROUP).toBe(`${STACK_NAME}-syncs`);
+  });
+
+  it('static egress puts the sync function and the API in private subnets behind one NAT gateway with an Elastic IP, output for allowlisting', () => {
+    const egressApp = new App({ context: cdkContext });
+    const egress = new RosterStack(egressApp, 'RosterEgress', { stackName: 'RosterEgress', staticEgress: true });
+    const egressTemplate = Template.fromStack(egress);
+    const functions = egressTemplate.findResources('AWS::Lambda::Function') as Record<string, Resource>;
+    const idOf = (fn: RosterFunction) => egress.getLogicalId(fn.node.defaultChild as CfnElement);
+    expect(functions[idOf(egress.postgresSyncFunction)]!.Properties.VpcConfig.SubnetIds.length).toBe(2);
+    expect(functions[idOf(egress.apiFunction)]!.Properties.VpcConfig).toBeDefined();
+    expect(functions[idOf(egress.csvImportFunction)]!.Properties.VpcConfig).toBeUndefined();
+    egressTemplate.resourceCountIs('AWS::EC2::NatGateway', 1);
+    egressTemplate.resourceCountIs('AWS::EC2::EIP', 1);
+    const eipId = Object.keys(egressTemplate.findResources('AWS::EC2::EIP'))[0]!;
+    egressTemplate.hasResourceProperties('AWS::EC2::NatGateway', { AllocationId: getAtt(eipId, 'AllocationId') });
+    expect(egressTemplate.findOutputs('SyncEgressIp').SyncEgressIp?.Value).toEqual(getAtt(eipId, 'PublicIp'));
+    rmSync(egressApp.outdir, { recursive: true, force: true });
   });
 
   it('API: 1024 MB, 29 s; csv-import: 1769 MB, 15 min, reserved concurrency', () => {
@@ -484,6 +533,46 @@ describe('IAM scoping', () => {
     expect(invokes(logicalId(stack.exportFunction.role!))).toEqual([exportArn]);
   });
 
+  const secretPatterns = (roleId: string) =>
+    statementsOf(roleId)
+      .filter((statement) => asArray(statement.Action).some((action) => action.startsWith('secretsmanager:')))
+      .map((statement) => ({ actions: asArray(statement.Action).sort(), resources: asArray(statement.Resource).map((resource) => JSON.stringify(resource)) }));
+
+  it('secrets: the sync function only reads roster/*/postgres*; the API writes them; no one else touches Secrets Manager', () => {
+    const sync = secretPatterns(logicalId(stack.postgresSyncFunction.role!));
+    expect(sync.map((entry) => entry.actions)).toEqual([['secretsmanager:GetSecretValue']]);
+    const api = secretPatterns(logicalId(stack.apiFunction.role!));
+    expect(api).toHaveLength(1);
+    expect(api[0]!.actions).toEqual(expect.arrayContaining(['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:DeleteSecret']));
+    for (const entry of [...sync, ...api]) {
+      expect(entry.resources).toHaveLength(1);
+      expect(entry.resources[0]).toMatch(/:secret:roster\/\*\/postgres\*"/);
+    }
+    for (const fn of [stack.csvImportFunction, stack.exportFunction, stack.authorizerFunction]) expect(secretPatterns(logicalId(fn.role!))).toEqual([]);
+  });
+
+  it('the API manages schedules only in the stack group and passes only the scheduler role, only to Scheduler', () => {
+    const statements = statementsOf(logicalId(stack.apiFunction.role!));
+    const schedules = statements.filter((statement) => asArray(statement.Action).some((action) => action.startsWith('scheduler:')));
+    expect(schedules).toHaveLength(1);
+    expect(asArray(schedules[0]!.Action)).toEqual(expect.arrayContaining(['scheduler:CreateSchedule', 'scheduler:UpdateSchedule', 'scheduler:DeleteSchedule']));
+    expect(JSON.stringify(schedules[0]!.Resource)).toMatch(/:schedule\/",.*-syncs\/\*"|RosterTest-syncs\/\*/);
+    const passes = statements.filter((statement) => asArray(statement.Action).includes('iam:PassRole'));
+    expect(passes).toHaveLength(1);
+    expect(passes[0]!.Resource).toEqual(getAtt(logicalId(stack.scheduling.role)));
+    expect((passes[0] as any).Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
+  });
+
+  it('postgres-sync may invoke only itself; the API may start it', () => {
+    const invokes = (roleId: string) =>
+      statementsOf(roleId)
+        .filter((statement) => asArray(statement.Action).includes('lambda:InvokeFunction'))
+        .flatMap((statement) => asArray(statement.Resource));
+    const syncArn = getAtt(logicalId(stack.postgresSyncFunction), 'Arn');
+    expect(invokes(logicalId(stack.postgresSyncFunction.role!))).toEqual([syncArn]);
+    expect(invokes(logicalId(stack.apiFunction.role!))).toEqual(expect.arrayContaining([syncArn]));
+  });
+
   it('the authorizer only reads the control table', () => {
     const statements = statementsOf(logicalId(stack.authorizerFunction.role!)).filter(grantsData);
     expect(statements.length).toBeGreaterThan(0);
@@ -520,13 +609,16 @@ describe('sync scheduling', () => {
     expect(sends.map((statement) => statement.Resource)).toEqual([getAtt(queueId)]);
   });
 
-  it('the role may invoke nothing yet (no sync functions exist)', () => {
+  it('the role may invoke the PostgreSQL sync function and nothing else', () => {
     const roleId = logicalId(stack.scheduling.role);
     const statements = Object.values(resourcesOf('AWS::IAM::Policy'))
       .filter((policy) => asArray(policy.Properties.Roles).some((r: any) => r.Ref === roleId))
       .flatMap((policy) => asArray(policy.Properties.PolicyDocument.Statement) as Statement[]);
-    expect(statements.length).toBeGreaterThan(0);
-    expect(statements.flatMap((statement) => asArray(statement.Action)).filter((a) => a.startsWith('lambda:'))).toEqual([]);
+    expect(statements.flatMap((statement) => asArray(statement.Action)).filter((a) => a.startsWith('lambda:'))).toEqual(['lambda:InvokeFunction']);
+    const syncId = logicalId(stack.postgresSyncFunction);
+    const resources = statements.filter((statement) => asArray(statement.Action).includes('lambda:InvokeFunction')).flatMap((statement) => asArray(statement.Resource));
+    expect(resources.length).toBeGreaterThan(0);
+    for (const resource of resources) expect(JSON.stringify(resource)).toContain(syncId);
   });
 
   it('allowInvoke grants lambda:InvokeFunction on that function only', () => {

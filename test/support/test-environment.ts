@@ -1,5 +1,5 @@
 import { inject } from 'vitest';
-import { sdkEnvironment } from '../../infra/local/local-settings.js';
+import { localSyncEnvironment, sdkEnvironment } from '../../infra/local/local-settings.js';
 import { TEST_BUCKET, testTables } from './test-resources.js';
 
 // Runs in every test worker before the test file is imported: the SDK clients the code
@@ -14,5 +14,13 @@ Object.assign(
     scheduler: 'http://127.0.0.1:1',
   }),
   testTables,
-  { DATA_BUCKET: TEST_BUCKET, EXPORT_FUNCTION_NAME: 'roster-export', CORS_ORIGINS: '*', POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN' },
+  localSyncEnvironment,
+  {
+    DATA_BUCKET: TEST_BUCKET,
+    EXPORT_FUNCTION_NAME: 'roster-export',
+    CORS_ORIGINS: '*',
+    // Tests reach their embedded PostgreSQL on loopback.
+    ROSTER_ALLOW_PRIVATE_HOSTS: 'true',
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+  },
 );

@@ -41,7 +41,7 @@ export async function checkQuery(query: string): Promise<QueryCheck> {
     return { ok: false, message: `the query may not use positional parameters ($1, $2, …); use ${LAST_SYNC_VARIABLE} for the last sync time` };
   }
   const { sql, usesLastSync } = bindLastSync(original);
-  let tree: { stmts?: Array<{ stmt?: Record<string, unknown> }> };
+  let tree: { stmts?: Array<{ stmt?: Record<string, unknown>; stmt_location?: number; stmt_len?: number }> };
   try {
     tree = parseSync(sql) as typeof tree;
   } catch (error) {
@@ -55,7 +55,12 @@ export async function checkQuery(query: string): Promise<QueryCheck> {
   if (kind !== 'SelectStmt') return { ok: false, message: `the query must be a SELECT (or WITH … SELECT); it is ${describeStatement(kind)}` };
   const forbidden = findForbidden(statements[0]!.stmt);
   if (forbidden) return { ok: false, message: `the query may only read: it contains ${forbidden}` };
-  return { ok: true, sql, usesLastSync };
+  // The statement alone (a trailing `;` or comment would break the subquery Roster wraps it in).
+  const { stmt_location: location = 0, stmt_len: length = 0 } = statements[0]!;
+  // libpg_query's locations count UTF-8 bytes.
+  const bytes = Buffer.from(sql, 'utf8');
+  const statement = (length > 0 ? bytes.subarray(location, location + length) : bytes.subarray(location)).toString('utf8').trim();
+  return { ok: true, sql: statement, usesLastSync };
 }
 
 function describeStatement(kind: string): string {
@@ -80,7 +85,7 @@ function findForbidden(node: unknown): string | undefined {
   return undefined;
 }
 
-/** Replaces the variable by `$1` in code only (not inside '…', "…", $tag$…$tag$ or comments). */
+/** Replaces the variable by `$1::timestamptz` (a bound parameter, typed) in code only (not inside '…', "…", $tag$…$tag$ or comments). */
 function bindLastSync(sql: string): { sql: string; usesLastSync: boolean } {
   let out = '';
   let usesLastSync = false;
@@ -88,7 +93,7 @@ function bindLastSync(sql: string): { sql: string; usesLastSync: boolean } {
     if (segment.code) {
       const replaced = segment.text.split(LAST_SYNC_VARIABLE);
       if (replaced.length > 1) usesLastSync = true;
-      out += replaced.join('$1');
+      out += replaced.join('$1::timestamptz');
     } else {
       out += segment.text;
     }

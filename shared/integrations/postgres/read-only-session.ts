@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import type { ConnectionParts } from './connection-url.js';
-import { resolveAllowedAddress, UnreachableHostError, type Resolver } from './network-guard.js';
+import { resolveAllowedAddress, UnreachableHostError } from './network-guard.js';
 import { syncTypeParsers } from './postgres-values.js';
 
 /**
@@ -20,23 +20,8 @@ export interface PostgresTarget {
   sslCa?: string;
 }
 
-export interface SessionLimits {
-  allowPrivateHosts: boolean;
-  connectTimeoutMs: number;
-  statementTimeoutMs: number;
-  lockTimeoutMs: number;
-  /** The server ends a session left idle inside the transaction (e.g. a crashed invocation). */
-  idleInTransactionMs: number;
-  resolve?: Resolver;
-}
-
-export const defaultSessionLimits: SessionLimits = {
-  allowPrivateHosts: false,
-  connectTimeoutMs: 10_000,
-  statementTimeoutMs: 60_000,
-  lockTimeoutMs: 5_000,
-  idleInTransactionMs: 120_000,
-};
+export { defaultSessionLimits, type SessionLimits } from './session-limits.js';
+import type { SessionLimits } from './session-limits.js';
 
 export interface ColumnInfo {
   name: string;
@@ -127,6 +112,12 @@ export class ReadOnlySession {
       throw session.queryError(error);
     }
     return session;
+  }
+
+  /** The server's clock when this transaction (its snapshot) began, ISO UTC: the source of watermarks, so clock skew cannot lose rows. */
+  async snapshotStartedAt(): Promise<string> {
+    const { rows } = await this.client.query<{ at: string }>(`SELECT to_char(transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at`);
+    return rows[0]!.at;
   }
 
   /** The columns the query returns (runs it with LIMIT 0), with their type names. */

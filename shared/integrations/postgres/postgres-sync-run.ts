@@ -1,0 +1,421 @@
+import { randomUUID } from 'node:crypto';
+import { MAX_INLINE_ERRORS, type RowError } from '../../imports/import-record.js';
+import { ImportSetupError, planColumns, type ColumnPlan } from '../../imports/column-plan.js';
+import { logger } from '../../logging/logger.js';
+import { coerceValue } from '../../properties/property-coercion.js';
+import type { PropertyRegistry } from '../../properties/property-registry.js';
+import type { PropertyType } from '../../properties/property.js';
+import type { SecretStore } from '../../secrets/secret-store.js';
+import { integrationSecretName } from '../../secrets/secret-store.js';
+import type { UserStore } from '../../users/user-store.js';
+import { upsertUsers, type UpsertContext, type UserChange } from '../../users/user-upsert.js';
+import type { IntegrationItem, IntegrationStore } from '../integration-store.js';
+import { emptyRunCounts, newRunId, type RunTrigger, type SyncCheckpoint, type SyncRun } from '../sync-run.js';
+import { checkQuery } from './query-guard.js';
+import { parseSecret, type PostgresSettings } from './postgres-settings.js';
+import { propertyTypeOf } from './postgres-values.js';
+import { PostgresConnectionError, PostgresQueryError, ReadOnlySession, type ColumnInfo, type PostgresTarget, type SessionLimits } from './read-only-session.js';
+
+/**
+ * One PostgreSQL sync run: reads the tenant's SELECT through a server-side cursor inside a
+ * read-only transaction, maps and coerces each row, and sends batches through the shared
+ * upsert path (`source: "postgres"`).
+ *
+ * Incremental: `$LAST_SYNC_TIMESTAMP` (or Roster's own filter on an `updated_at` column)
+ * is the watermark, compared inclusively (`>=`); rows with a null `updated_at` are read
+ * every run and counted. The next watermark is the source's clock when this run's snapshot
+ * began, minus an overlap window, so rows committed by transactions that were in flight
+ * while the run read are read again next time (unchanged users cost nothing).
+ *
+ * Long runs: rows come ordered by (external ID or email, email) as text in byte order
+ * (`COLLATE "C"`), so near the Lambda time limit the run saves the key it reached and a new
+ * invocation resumes there with a fresh snapshot. One run per tenant and integration: the
+ * integration store's lock and lease.
+ */
+export interface PostgresSyncInvocation {
+  kind: 'postgres-sync';
+  tenantId: string;
+  /** Absent when a schedule fires: the invocation starts a run itself. */
+  runId?: string;
+  /** A continuation: the lease the previous invocation hands over. */
+  leaseId?: string;
+  trigger?: RunTrigger;
+}
+
+export interface PostgresSyncDependencies {
+  integrations: IntegrationStore;
+  secrets: Pick<SecretStore, 'get'>;
+  users: UserStore;
+  registry: Pick<PropertyRegistry, 'types' | 'ensure'>;
+  sessionLimits: SessionLimits;
+  continueLater: (invocation: PostgresSyncInvocation) => Promise<void>;
+  /** Opens the read-only session (a test may wrap it to drop the connection mid-run). */
+  openSession?: (target: PostgresTarget, limits: SessionLimits) => Promise<ReadOnlySession>;
+}
+
+export interface PostgresSyncSettings {
+  batchSize: number;
+  leaseMs: number;
+  heartbeatMs: number;
+  /** Hand over to a new invocation when less than this is left. */
+  stopWhenRemainingMs: number;
+  /** Attempts (of unexpected failures) before the run is marked failed. */
+  maxFailures: number;
+  /** Subtracted from the snapshot time to get the next watermark. */
+  overlapMs: number;
+}
+
+export const defaultPostgresSyncSettings: PostgresSyncSettings = {
+  batchSize: 2000,
+  leaseMs: 120_000,
+  heartbeatMs: 20_000,
+  stopWhenRemainingMs: 120_000,
+  maxFailures: 3,
+  overlapMs: 5 * 60_000,
+};
+
+export type PostgresSyncResult = 'succeeded' | 'failed' | 'continued' | 'busy' | 'ignored' | 'lease_lost';
+
+/** The epoch: `$LAST_SYNC_TIMESTAMP` of a first run. */
+export const EPOCH = '1970-01-01T00:00:00.000Z';
+
+/** A run that cannot work with these settings (no email column, a mapped column missing…): failed, not retried. */
+export class SyncSetupError extends Error {
+  override readonly name = 'SyncSetupError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+}
+
+/** Thrown when another invocation holds a live lease on this run: Lambda retries later. */
+export class SyncBusyError extends Error {
+  override readonly name = 'SyncBusyError';
+}
+
+/** A fresh run record (the API's "run now" and a firing schedule both start one). */
+export function newSyncRun(tenantId: string, trigger: RunTrigger, configVersion: number, now = new Date()): SyncRun {
+  return {
+    runId: newRunId(now, randomUUID().replace(/-/g, '').slice(0, 10)),
+    tenantId,
+    kind: 'postgres',
+    trigger,
+    status: 'running',
+    startedAt: now.toISOString(),
+    counts: emptyRunCounts(),
+    errors: [],
+    errorCount: 0,
+    configVersion,
+    invocations: 0,
+  };
+}
+
+export async function runPostgresSync(
+  deps: PostgresSyncDependencies,
+  invocation: PostgresSyncInvocation,
+  remainingMs: () => number,
+  settings: PostgresSyncSettings = defaultPostgresSyncSettings,
+): Promise<PostgresSyncResult> {
+  const { tenantId } = invocation;
+  let runId = invocation.runId;
+  if (!runId) {
+    const item = await deps.integrations.get<PostgresSettings>(tenantId, 'postgres');
+    if (!item || !item.settings.enabled) {
+      logger.info('scheduled postgres sync ignored: the integration is not configured or not enabled');
+      return 'ignored';
+    }
+    const run = newSyncRun(tenantId, invocation.trigger ?? 'schedule', item.configVersion);
+    const started = await deps.integrations.startRun(run, settings.leaseMs, new Date());
+    if (!started.started) {
+      // A second trigger while a run is running is refused (never two runs at once); the running one carries on.
+      logger.warn('postgres sync not started: another run is in progress', { activeRunId: started.activeRunId, reason: started.reason });
+      return started.reason === 'busy' ? 'busy' : 'ignored';
+    }
+    runId = run.runId;
+  }
+  const leaseId = randomUUID();
+  const run = await deps.integrations.claimRun(tenantId, 'postgres', runId, { leaseId, continuing: invocation.leaseId, leaseMs: settings.leaseMs, now: new Date() });
+  if (!run) {
+    const current = await deps.integrations.getRun(tenantId, 'postgres', runId);
+    if (current?.status === 'running') throw new SyncBusyError(`run ${runId} is being worked on by another invocation`);
+    logger.info('postgres sync invocation ignored: no such run, or it has finished', { runId, status: current?.status });
+    return 'ignored';
+  }
+  logger.appendKeys({ runId });
+  try {
+    return await new PostgresSyncRun(deps, run, leaseId, settings, remainingMs).execute();
+  } catch (error) {
+    if (error instanceof LeaseLostError) {
+      logger.warn('postgres sync stopped: its lease was taken over', { runId });
+      return 'lease_lost';
+    }
+    const readable = readableFailure(error);
+    if (readable) {
+      await finish(deps, { ...run, ...latest(error), status: 'failed', finishedAt: new Date().toISOString(), error: readable }, leaseId);
+      logger.warn('postgres sync failed', { runId, code: readable.code, reason: readable.message });
+      return 'failed';
+    }
+    const failures = await deps.integrations.recordFailure(tenantId, 'postgres', runId, leaseId).catch(() => undefined);
+    logger.error('postgres sync attempt failed', { runId, failures, error: error as Error });
+    if (failures !== undefined && failures >= settings.maxFailures) {
+      await finish(deps, { ...run, ...latest(error), status: 'failed', finishedAt: new Date().toISOString(), error: { code: 'sync_failed', message: `the run failed ${failures} times on an internal error; the watermark did not move` } }, undefined);
+      return 'failed';
+    }
+    throw error;
+  } finally {
+    logger.removeKeys(['runId']);
+  }
+}
+
+async function finish(deps: PostgresSyncDependencies, run: SyncRun, leaseId: string | undefined) {
+  await deps.integrations.finishRun(run, leaseId);
+}
+
+/** Failures the tenant can act on: the run ends `failed` with this, at once (a retry would fail the same way). */
+function readableFailure(error: unknown): { code: string; message: string } | undefined {
+  if (error instanceof PostgresConnectionError) {
+    const code = { unreachable: 'connection_failed', authentication: 'authentication_failed', tls: 'tls_failed', refused: 'connection_failed' }[error.reason];
+    return { code, message: error.message };
+  }
+  if (error instanceof PostgresQueryError) return { code: 'query_failed', message: `PostgreSQL: ${error.message}` };
+  if (error instanceof SyncSetupError || error instanceof ImportSetupError) return { code: error.code, message: error.message };
+  return undefined;
+}
+
+/** Counts and errors reached before a failure (carried on the error by the run). */
+const progress = new WeakMap<object, Pick<SyncRun, 'counts' | 'errors' | 'errorCount'>>();
+const latest = (error: unknown) => (error && typeof error === 'object' ? (progress.get(error) ?? {}) : {});
+
+interface ReadPlan {
+  sql: string;
+  params: unknown[];
+  columns: ColumnInfo[];
+  plan: ColumnPlan;
+  idIndex: number | undefined;
+  updatedAtIndex: number | undefined;
+  keyWidth: number;
+  types: Map<string, PropertyType>;
+  arrayOids: Set<number>;
+}
+
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+const TIMESTAMP_TYPES = new Set(['timestamp with time zone', 'timestamp without time zone', 'date']);
+
+class PostgresSyncRun {
+  private lastSave = Date.now();
+  private checkpoint!: SyncCheckpoint;
+
+  constructor(
+    private readonly deps: PostgresSyncDependencies,
+    private readonly run: SyncRun,
+    private readonly leaseId: string,
+    private readonly settings: PostgresSyncSettings,
+    private readonly remainingMs: () => number,
+  ) {}
+
+  async execute(): Promise<PostgresSyncResult> {
+    const { tenantId } = this.run;
+    const item = await this.deps.integrations.get<PostgresSettings>(tenantId, 'postgres');
+    if (!item) throw new SyncSetupError('not_configured', 'the PostgreSQL integration was deleted while the run was starting');
+    const secretText = await this.deps.secrets.get(integrationSecretName(tenantId, 'postgres'));
+    if (!secretText) throw new SyncSetupError('not_configured', 'the connection settings are missing; PUT /integrations/postgres again');
+    const secret = parseSecret(secretText);
+    const checked = await checkQuery(item.settings.query);
+    if (!checked.ok) throw new SyncSetupError('invalid_query', checked.message);
+
+    this.run.invocations += 1;
+    const open = this.deps.openSession ?? ((target, limits) => ReadOnlySession.open(target, limits));
+    const session = await open({ parts: secret.parts, schema: secret.schema, sslCa: secret.sslCa }, this.deps.sessionLimits);
+    try {
+      this.checkpoint = this.run.checkpoint ?? { since: this.since(item), sourceStartedAt: await session.snapshotStartedAt(), rowsRead: 0 };
+      const read = await this.plan(session, item.settings, checked.sql, checked.usesLastSync);
+      const outcome = await this.stream(session, read, item.settings);
+      if (outcome === 'stopped') {
+        if (!(await this.save())) throw new LeaseLostError('lease lost');
+        await this.deps.continueLater({ kind: 'postgres-sync', tenantId, runId: this.run.runId, leaseId: this.leaseId });
+        logger.info('postgres sync continues in a new invocation', { rowsRead: this.checkpoint.rowsRead });
+        return 'continued';
+      }
+    } catch (error) {
+      if (error && typeof error === 'object') progress.set(error, { counts: this.run.counts, errors: this.run.errors, errorCount: this.run.errorCount });
+      throw error;
+    } finally {
+      await session.close();
+    }
+    const watermark = new Date(Date.parse(this.checkpoint.sourceStartedAt) - this.settings.overlapMs).toISOString();
+    const finished: SyncRun = { ...this.run, status: 'succeeded', finishedAt: new Date().toISOString(), checkpoint: this.checkpoint };
+    if (!(await this.deps.integrations.finishRun(finished, this.leaseId, watermark))) throw new LeaseLostError('lease lost');
+    logger.info('postgres sync succeeded', { counts: this.run.counts, errorCount: this.run.errorCount, watermark });
+    return 'succeeded';
+  }
+
+  private since(item: IntegrationItem<PostgresSettings>): string {
+    return item.configVersion === this.run.configVersion && item.watermark ? item.watermark : EPOCH;
+  }
+
+  /** Describes the result, checks the columns the settings name, registers new properties, and builds the ordered, resumable query. */
+  private async plan(session: ReadOnlySession, settings: PostgresSettings, sql: string, usesLastSync: boolean): Promise<ReadPlan> {
+    const since = this.checkpoint.since;
+    const columns = await session.describe(sql, usesLastSync ? [since] : []);
+    const names = columns.map((column) => column.name);
+    const duplicate = names.find((name, index) => names.indexOf(name) !== index);
+    if (duplicate) throw new SyncSetupError('duplicate_column', `the query returns two columns named "${duplicate}"; give them distinct names with AS`);
+    const plan = planColumns(names, { mapping: settings.mapping, emailColumn: settings.emailColumn });
+    let idIndex: number | undefined;
+    if (settings.idColumn) {
+      idIndex = names.indexOf(settings.idColumn);
+      if (idIndex < 0) throw new SyncSetupError('id_column_missing', `the query returns no column "${settings.idColumn}" (idColumn); columns: ${names.join(', ')}`);
+      plan.properties = plan.properties.filter((column) => column.index !== idIndex);
+    }
+    const updatedIndex = names.findIndex((name) => name.toLowerCase() === 'updated_at');
+    const updatedAtIndex = updatedIndex >= 0 ? updatedIndex : undefined;
+    const filterOnUpdatedAt = !usesLastSync && updatedAtIndex !== undefined && TIMESTAMP_TYPES.has(columns[updatedAtIndex]!.type);
+
+    const known = await this.deps.registry.types(this.run.tenantId);
+    const suggested = new Map(plan.properties.map((column) => [column.property, propertyTypeOf(columns[column.index]!.oid, columns[column.index]!.isArray)]));
+    const types = plan.properties.some((column) => !known.has(column.property))
+      ? await this.deps.registry.ensure(this.run.tenantId, plan.properties.map((column) => column.property), 'postgres', known, suggested)
+      : known;
+
+    const params: unknown[] = usesLastSync || filterOnUpdatedAt ? [since] : [];
+    const ref = (index: number) => `roster_source.${quote(names[index]!)}`;
+    const keyExpressions = [...(idIndex !== undefined ? [idIndex] : []), plan.emailIndex].map((index) => `(COALESCE(${ref(index)}::text, '') COLLATE "C")`);
+    const conditions: string[] = [];
+    if (filterOnUpdatedAt) conditions.push(`(${ref(updatedAtIndex)} >= $1::timestamptz OR ${ref(updatedAtIndex)} IS NULL)`);
+    const resume = this.checkpoint.resume;
+    if (resume) {
+      const placeholders = resume.key.map((value) => {
+        params.push(value);
+        return `($${params.length}::text COLLATE "C")`;
+      });
+      conditions.push(rowAfter(keyExpressions, placeholders, resume.inclusive));
+    }
+    // The sort key comes back as PostgreSQL's own text of it (extra trailing columns), so a resume compares exactly what the server sorted.
+    const keyColumns = keyExpressions.map((expression, index) => `${expression} AS "roster_key_${index}"`).join(', ');
+    const text =
+      `SELECT roster_source.*, ${keyColumns} FROM (${sql}\n) AS roster_source` +
+      (conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '') +
+      ` ORDER BY ${keyExpressions.join(', ')}`;
+    const arrayOids = new Set(columns.filter((column) => column.isArray).map((column) => column.oid));
+    return { sql: text, params, columns, plan, idIndex, updatedAtIndex, keyWidth: keyExpressions.length, types, arrayOids };
+  }
+
+  /** Reads batch after batch (the next one is fetched while the current one is written), until done or out of time. */
+  private async stream(session: ReadOnlySession, read: ReadPlan, settings: PostgresSettings): Promise<'done' | 'stopped'> {
+    const batches = session.batches(read.sql, read.params, this.settings.batchSize, read.arrayOids);
+    const context: UpsertContext = {
+      tenantId: this.run.tenantId,
+      mode: settings.mode,
+      source: 'postgres',
+      identity: settings.idColumn ? { by: 'externalId', fallbackToEmail: settings.fallbackToEmail } : { by: 'email' },
+    };
+    try {
+      let next = batches.next();
+      for (;;) {
+        const result = await next;
+        if (result.done) return 'done';
+        let rows = result.value;
+        const outOfTime = this.remainingMs() < this.settings.stopWhenRemainingMs;
+        if (!outOfTime) next = batches.next();
+        if (outOfTime) {
+          // Stop at a key boundary so the next invocation resumes exactly: rows sharing the last key wait for it.
+          const lastKey = this.keyOf(rows[rows.length - 1]!, read);
+          let cut = rows.length;
+          while (cut > 0 && sameKey(this.keyOf(rows[cut - 1]!, read), lastKey)) cut -= 1;
+          if (cut === 0) {
+            await this.apply(rows, read, context);
+            this.checkpoint = { ...this.checkpoint, resume: { key: lastKey, inclusive: false } };
+          } else {
+            const held = rows.slice(cut);
+            rows = rows.slice(0, cut);
+            await this.apply(rows, read, context);
+            this.checkpoint = { ...this.checkpoint, resume: { key: this.keyOf(held[0]!, read), inclusive: true } };
+          }
+          return 'stopped';
+        }
+        await this.apply(rows, read, context);
+        // A crash resumes at the last row done, inclusively: rows sharing its key are read again (harmless).
+        this.checkpoint = { ...this.checkpoint, resume: { key: this.keyOf(rows[rows.length - 1]!, read), inclusive: true } };
+        if (Date.now() - this.lastSave >= this.settings.heartbeatMs && !(await this.save())) throw new LeaseLostError('lease lost');
+      }
+    } finally {
+      await batches.return(undefined);
+    }
+  }
+
+  private keyOf(row: unknown[], read: ReadPlan): string[] {
+    return Array.from({ length: read.keyWidth }, (_, index) => String(row[read.columns.length + index] ?? ''));
+  }
+
+  private async apply(rows: unknown[][], read: ReadPlan, context: UpsertContext): Promise<void> {
+    const counts = this.run.counts;
+    const errors: RowError[] = [];
+    const changes: UserChange[] = [];
+    const rowOf: number[] = [];
+    const emailColumn = read.columns[read.plan.emailIndex]!.name;
+    const first = this.checkpoint.rowsRead;
+    rows.forEach((row, index) => {
+      const line = first + index + 1;
+      counts.rows += 1;
+      if (read.updatedAtIndex !== undefined && row[read.updatedAtIndex] === null) counts.nullUpdatedAt += 1;
+      const properties: UserChange['properties'] = {};
+      for (const column of read.plan.properties) {
+        const raw = row[column.index];
+        const coerced = coerceValue(raw, read.types.get(column.property) ?? 'string');
+        if (!coerced.ok) {
+          errors.push({ line, column: column.column, value: clip(raw), message: coerced.message });
+          return;
+        }
+        if (coerced.value !== undefined) properties[column.property] = coerced.value;
+      }
+      const rawId = read.idIndex !== undefined ? row[read.idIndex] : undefined;
+      const externalId = rawId === null || rawId === undefined ? undefined : String(rawId).trim() || undefined;
+      const email = row[read.plan.emailIndex];
+      changes.push({ email: email === null ? undefined : email, properties, ref: `${this.run.runId}:${line}`, ...(externalId ? { externalId } : {}) });
+      rowOf.push(line);
+    });
+    const outcomes = changes.length > 0 ? await upsertUsers(this.deps.users, context, changes) : [];
+    outcomes.forEach((outcome, index) => {
+      if (outcome.status === 'failed') {
+        const change = changes[index]!;
+        const column = outcome.field === 'email' ? emailColumn : (read.columns[read.idIndex ?? -1]?.name ?? outcome.field);
+        errors.push({ line: rowOf[index]!, column, value: clip(outcome.field === 'email' ? change.email : change.externalId), message: outcome.message });
+        return;
+      }
+      counts[outcome.status] += 1;
+    });
+    counts.failed += errors.length;
+    errors.sort((a, b) => a.line - b.line);
+    for (const error of errors) if (this.run.errors.length < MAX_INLINE_ERRORS) this.run.errors.push(error);
+    this.run.errorCount += errors.length;
+    this.checkpoint = { ...this.checkpoint, rowsRead: first + rows.length };
+  }
+
+  private async save(): Promise<boolean> {
+    this.lastSave = Date.now();
+    this.run.checkpoint = this.checkpoint;
+    return this.deps.integrations.saveProgress(this.run, this.leaseId, Date.now() + this.settings.leaseMs);
+  }
+}
+
+/** `(k1, k2) > (v1, v2)` (or `>=`), spelled out so each side keeps its collation. */
+function rowAfter(keys: string[], values: string[], inclusive: boolean): string {
+  const [key, ...restKeys] = keys;
+  const [value, ...restValues] = values;
+  if (restKeys.length === 0) return `${key} ${inclusive ? '>=' : '>'} ${value}`;
+  return `(${key} > ${value} OR (${key} = ${value} AND ${rowAfter(restKeys, restValues, inclusive)}))`;
+}
+
+const sameKey = (a: string[], b: string[]) => a.length === b.length && a.every((part, index) => part === b[index]);
+
+function clip(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

@@ -1,0 +1,20 @@
+import type { Resolver } from './network-guard.js';
+
+/** Timeouts and the network rule of a read-only session (its own module, so callers need not load pg to name them). */
+export interface SessionLimits {
+  allowPrivateHosts: boolean;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  /** The server ends a session left idle inside the transaction (e.g. a crashed invocation). */
+  idleInTransactionMs: number;
+  resolve?: Resolver;
+}
+
+export const defaultSessionLimits: SessionLimits = {
+  allowPrivateHosts: false,
+  connectTimeoutMs: 10_000,
+  statementTimeoutMs: 60_000,
+  lockTimeoutMs: 5_000,
+  idleInTransactionMs: 120_000,
+};
