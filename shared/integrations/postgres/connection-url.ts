@@ -29,19 +29,22 @@ export function parseConnectionUrl(url: string): ParsedConnectionUrl {
   const fail = (message: string): ParsedConnectionUrl => ({ ok: false, message });
   const trimmed = url.trim();
   if (!/^postgres(ql)?:\/\//i.test(trimmed)) return fail('connectionUrl must start with postgresql:// or postgres://');
+  // Checked on the raw text first: a socket path or a host list makes the URL unparsable as WHATWG, and deserves its own message.
+  const authority = trimmed.slice(trimmed.indexOf('//') + 2).split(/[/?#]/, 1)[0] ?? '';
+  const hostPart = authority.slice(authority.lastIndexOf('@') + 1);
+  if (hostPart.includes(',')) return fail('connectionUrl names several hosts; give exactly one');
+  const query = trimmed.includes('?') ? trimmed.slice(trimmed.indexOf('?') + 1).split('#', 1)[0]! : '';
+  for (const name of new URLSearchParams(query).keys()) {
+    if (!ALLOWED_QUERY_PARAMETERS.has(name)) {
+      return fail(`connectionUrl parameter "${name}" is not allowed (only sslmode is; host, port, database, user and password go in the URL itself)`);
+    }
+  }
+  if (hostPart === '' || hostPart.startsWith(':')) return fail('connectionUrl has no host');
   let whatwg: URL;
   try {
     whatwg = new URL(trimmed);
   } catch {
     return fail('connectionUrl is not a valid URL (special characters in the password must be percent-encoded)');
-  }
-  const authority = trimmed.slice(trimmed.indexOf('//') + 2).split(/[/?#]/, 1)[0] ?? '';
-  const hostPart = authority.slice(authority.lastIndexOf('@') + 1);
-  if (hostPart.includes(',')) return fail('connectionUrl names several hosts; give exactly one');
-  for (const name of whatwg.searchParams.keys()) {
-    if (!ALLOWED_QUERY_PARAMETERS.has(name)) {
-      return fail(`connectionUrl parameter "${name}" is not allowed (only sslmode is; host, port, database, user and password go in the URL itself)`);
-    }
   }
   let parsed: ReturnType<typeof parse>;
   try {
