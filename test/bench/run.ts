@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { csvBench } from './csv-bench.js';
+import { postgresBench } from './postgres-bench.js';
 import { eventsBench, exportsBench } from './exports-events-bench.js';
 import { BenchReport } from './report.js';
 
@@ -12,7 +13,7 @@ const groups: Record<string, ((report: BenchReport) => Promise<void>) | undefine
   csv: csvBench,
   exports: exportsBench,
   events: eventsBench,
-  postgres: undefined,
+  postgres: postgresBench,
   salesforce: undefined,
   'cold-start': undefined,
 };
