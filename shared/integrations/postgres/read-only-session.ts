@@ -54,12 +54,14 @@ export class PostgresConnectionError extends Error {
 }
 
 const CURSOR_CLOSE_TIMEOUT_MS = 2_000;
+const CLIENT_GRACE_MS = 5_000;
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EADDRNOTAVAIL']);
 
 export class ReadOnlySession {
   private constructor(
     private readonly client: pg.Client,
     private readonly password: string,
+    private readonly readTimeoutMs: number,
   ) {}
 
   static async open(target: PostgresTarget, limits: SessionLimits): Promise<ReadOnlySession> {
@@ -74,6 +76,8 @@ export class ReadOnlySession {
         password: parts.password,
         ssl,
         connectionTimeoutMillis: limits.connectTimeoutMs,
+        // The client gives up too, a little after the server's statement_timeout (a black-holed network never answers).
+        query_timeout: limits.statementTimeoutMs + CLIENT_GRACE_MS,
         keepAlive: true,
         application_name: 'roster-sync',
       });
@@ -95,7 +99,7 @@ export class ReadOnlySession {
     } catch (error) {
       throw connectionError(error, parts, target);
     }
-    const session = new ReadOnlySession(client, parts.password);
+    const session = new ReadOnlySession(client, parts.password, limits.statementTimeoutMs + CLIENT_GRACE_MS);
     try {
       await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const settings = [
@@ -142,7 +146,7 @@ export class ReadOnlySession {
       for (;;) {
         let rows: unknown[][];
         try {
-          rows = (await cursor.read(batchSize)) as unknown[][];
+          rows = (await withTimeout(cursor.read(batchSize), this.readTimeoutMs)) as unknown[][];
         } catch (error) {
           throw this.queryError(error);
         }
@@ -198,6 +202,21 @@ export class ReadOnlySession {
       return new PostgresQueryError(scrub(`${pgError.message ?? 'query failed'}${hint}`, this.password), pgError.code);
     }
     return new PostgresConnectionError('refused', scrub(`the connection to the database failed: ${pgError.message ?? String(error)}`, this.password));
+  }
+}
+
+/** A cursor FETCH has no client-side timeout of its own: one that never answers becomes a lost connection. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new PostgresConnectionError('refused', `the database did not answer within ${Math.round(ms / 1000)} s`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
