@@ -1,4 +1,5 @@
-import { App, Tags } from 'aws-cdk-lib';
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { RosterStack } from './roster-stack.js';
 
 /**
@@ -8,6 +9,7 @@ import { RosterStack } from './roster-stack.js';
  *   corsOrigins    comma-separated origins allowed by CORS (default `*`)
  *   alarmTopicArn  an SNS topic for alarms (optional)
  *   staticEgress   `true`: syncs connect from one Elastic IP (a VPC with a NAT gateway) tenants can allowlist
+ *   nag            `false` skips the cdk-nag checks (AwsSolutions, Serverless) that otherwise run on every synth
  * The stack is environment-agnostic (no account or region, no lookups), so `cdk synth`
  * works offline without AWS credentials; `cdk deploy` takes them from the caller's profile.
  */
@@ -36,6 +38,9 @@ new RosterStack(app, stackName, {
   alarmTopicArn,
   staticEgress,
 });
+
+// Every synth (and so every deploy) fails on a finding of AWS's rule packs that is not acknowledged in code.
+if (context('nag') !== 'false') Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
 
 Tags.of(app).add('project', 'roster');
 if (stage) Tags.of(app).add('stage', stage);

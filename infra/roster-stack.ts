@@ -5,7 +5,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import type { Construct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 import {
   apiEnvironment,
   authorizerEnvironment,
@@ -18,6 +18,7 @@ import { HttpApi } from './constructs/http-api.js';
 import { RosterFunction } from './constructs/roster-function.js';
 import { bucketPrefixes, Storage } from './constructs/storage.js';
 import { SyncScheduling } from './constructs/sync-scheduling.js';
+import { acknowledge, nagArn } from './constructs/nag.js';
 
 export interface RosterStackProps extends StackProps {
   /** Deployment stage (e.g. `dev`, `prod`); tagged on every resource. */
@@ -119,6 +120,8 @@ export class RosterStack extends Stack {
         maxAzs: 2,
         natGateways: 1,
         natGatewayProvider: ec2.NatProvider.gateway({ eipAllocationIds: [egressIp.attrAllocationId] }),
+        // Rejected connections are logged: the trail of what the syncs tried to reach.
+        flowLogs: { rejected: { trafficType: ec2.FlowLogTrafficType.REJECT } },
         subnetConfiguration: [
           { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
           { name: 'sync', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
@@ -247,6 +250,8 @@ export class RosterStack extends Stack {
       corsOrigins,
     });
 
+    this.acknowledgeScopedWildcards(bucket, [users, events]);
+
     new CfnOutput(this, 'ApiUrl', { value: this.httpApi.url, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'ControlTableName', { value: control.tableName });
     new CfnOutput(this, 'UsersTableName', { value: users.tableName });
@@ -263,7 +268,59 @@ export class RosterStack extends Stack {
 
   /** Where a function's failed asynchronous events go: encrypted, TLS only, kept 14 days. */
   private deadLetterQueue(id: string): sqs.Queue {
-    return new sqs.Queue(this, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    const queue = new sqs.Queue(this, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    acknowledge(queue, 'AwsSolutions::AwsSolutions-SQS3', 'This queue is itself a dead-letter queue (a Lambda on-failure destination); a DLQ of a DLQ would only move the problem.');
+    acknowledge(queue, 'Serverless::Serverless-SQSRedrivePolicy', 'This queue is itself a dead-letter queue; nothing consumes it automatically, so there is nothing to redrive from it.');
+    return queue;
+  }
+
+  /**
+   * The wildcards cdk-nag reports in the functions' policies, each scoped by design: one
+   * finding at a time, on the function whose policy holds it.
+   */
+  private acknowledgeScopedWildcards(bucket: s3.IBucket, indexedTables: IConstruct[]): void {
+    const bucketArn = nagArn(bucket);
+    const objectReaders = [this.apiFunction, this.csvImportFunction, this.exportFunction];
+    const prefixes: Array<[RosterFunction, string[]]> = [
+      [this.apiFunction, [bucketPrefixes.uploads, bucketPrefixes.exports, bucketPrefixes.errors]],
+      [this.csvImportFunction, [bucketPrefixes.uploads, bucketPrefixes.errors]],
+      [this.exportFunction, [bucketPrefixes.exports]],
+    ];
+    for (const [fn, fnPrefixes] of prefixes) {
+      for (const prefix of fnPrefixes) {
+        acknowledge(fn, `AwsSolutions::AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}*]`, `Objects under ${prefix} only: every key below it is <tenant>/<id>, written by Roster itself; no other prefix of the bucket.`);
+      }
+    }
+    for (const fn of objectReaders) {
+      for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*']) {
+        acknowledge(fn, `AwsSolutions::AwsSolutions-IAM5[Action::${action}]`, `${action} comes from Bucket.grantRead on one key prefix (object reads, plus the bucket-level reads that make a missing key a 404 instead of a 403); no write or ACL actions.`);
+      }
+    }
+    for (const fn of [this.apiFunction, this.csvImportFunction, this.exportFunction, this.postgresSyncFunction]) {
+      for (const table of indexedTables) {
+        acknowledge(fn, `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn(table)}/index/*]`, 'The indexes of this one table (listing users by shard, events by type and day); no other table.');
+      }
+    }
+    acknowledge(this.apiFunction, `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn(this.exportFunction)}:*]`, 'Lambda.grantInvoke also covers the versions and aliases of this one function (the export function).');
+    acknowledge(this.apiFunction, `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn(this.postgresSyncFunction)}:*]`, 'Lambda.grantInvoke also covers the versions and aliases of this one function (the PostgreSQL sync).');
+    acknowledge(this.scheduling.role, `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn(this.postgresSyncFunction)}:*]`, 'The schedules may invoke the PostgreSQL sync function (its versions and aliases included) and nothing else.');
+    const secrets = 'arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:roster/*/postgres*';
+    const secretReason = 'One secret per tenant, roster/<tenant>/postgres (plus the random suffix Secrets Manager appends): the tenant segment must be a wildcard, the integration segment is fixed.';
+    acknowledge(this.apiFunction, `AwsSolutions::AwsSolutions-IAM5[Resource::${secrets}]`, secretReason);
+    acknowledge(this.postgresSyncFunction, `AwsSolutions::AwsSolutions-IAM5[Resource::${secrets}]`, secretReason);
+    acknowledge(
+      this.apiFunction,
+      `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${this.scheduling.scheduleGroupName}/*]`,
+      "Tenants' schedules are created at run time, one per tenant and integration, only inside this stack's schedule group.",
+    );
+    const notifications = this.node.children.find((child) => child.node.id.startsWith('BucketNotificationsHandler'));
+    if (notifications) {
+      acknowledge(
+        notifications,
+        'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        "CDK's own bucket-notification custom resource; the managed policy grants only CloudWatch Logs writes.",
+      );
+    }
   }
 }
 

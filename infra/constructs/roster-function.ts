@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { z } from 'zod';
 import type { EnvironmentOf } from '../../shared/config/function-environments.js';
+import { acknowledge } from './nag.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file lives in `infra/constructs/`). */
@@ -114,6 +115,28 @@ export class RosterFunction<S extends z.ZodObject = z.ZodObject> extends NodejsF
       },
     });
     this.functionDirName = name;
+    acknowledge(this, 'AwsSolutions::AwsSolutions-L1', 'Node.js 22 is the runtime Roster is built and tested for; a runtime upgrade is a deliberate change with its own test run.');
+    acknowledge(this, 'Serverless::Serverless-LambdaLatestVersion', 'Node.js 22 is pinned on purpose (see AwsSolutions-L1).');
+    acknowledge(
+      this,
+      'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'AWSLambdaBasicExecutionRole grants only CloudWatch Logs writes (CreateLogGroup/CreateLogStream/PutLogEvents); the function logs into its own log group.',
+    );
+    if (tunable.vpc) {
+      acknowledge(
+        this,
+        'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        'AWSLambdaVPCAccessExecutionRole grants only the network-interface actions Lambda needs to run in the static-egress VPC, plus log writes.',
+      );
+    }
+    acknowledge(this, 'AwsSolutions::AwsSolutions-IAM5[Resource::*]', 'Tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions (X-Ray requires Resource "*").');
+    acknowledge(
+      this,
+      'Serverless::Serverless-LambdaDLQ',
+      tunable.onFailure
+        ? 'Asynchronous failures go to an on-failure destination (an SQS queue via EventInvokeConfig), which records the error and the request as a DLQ would, with more context.'
+        : 'Invoked synchronously (by API Gateway): the caller receives the error; a DLQ only applies to asynchronous invocations.',
+    );
   }
 
   /**

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { acknowledge } from './nag.js';
 import {
   tableDefinitions,
   type IndexDefinition,
@@ -50,6 +51,8 @@ function globalIndex(index: IndexDefinition): dynamodb.GlobalSecondaryIndexProps
 export class Storage extends Construct {
   readonly tables: Record<TableId, dynamodb.TableV2>;
   readonly bucket: s3.Bucket;
+  /** Where the data bucket's server access logs go. */
+  readonly accessLogsBucket: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: StorageProps) {
     super(scope, id);
@@ -70,7 +73,20 @@ export class Storage extends Construct {
     }
     this.tables = tables as Record<TableId, dynamodb.TableV2>;
 
+    // Server access logs of the data bucket (who read or wrote which tenant object), kept a year.
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogsBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(365) }],
+    });
+    acknowledge(this.accessLogsBucket, 'AwsSolutions::AwsSolutions-S1', 'This is the access-log bucket of the data bucket; logging it into itself would recurse.');
+
     this.bucket = new s3.Bucket(this, 'DataBucket', {
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'data-bucket/',
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       encryption: s3.BucketEncryption.S3_MANAGED,

@@ -4,6 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { acknowledge } from './nag.js';
 
 /**
  * What the per-tenant sync schedules need: a schedule group of this stack (the API creates
@@ -45,6 +46,8 @@ export class SyncScheduling extends Construct {
       retentionPeriod: Duration.days(14),
     });
     this.deadLetterQueue.grantSendMessages(this.role);
+    acknowledge(this.deadLetterQueue, 'AwsSolutions::AwsSolutions-SQS3', 'This queue is itself the dead-letter queue of the schedules; a DLQ of a DLQ would only move the problem.');
+    acknowledge(this.deadLetterQueue, 'Serverless::Serverless-SQSRedrivePolicy', 'This queue is itself a dead-letter queue; nothing consumes it automatically, so there is nothing to redrive from it.');
   }
 
   get scheduleGroupName(): string {

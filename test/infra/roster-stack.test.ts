@@ -118,39 +118,56 @@ describe('DynamoDB tables', () => {
 });
 
 describe('data bucket', () => {
-  it('blocks public access, is encrypted, owner-enforced and retained', () => {
-    const buckets = Object.values(resourcesOf('AWS::S3::Bucket'));
-    expect(buckets).toHaveLength(1);
-    const bucket = buckets[0]!;
-    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
-      BlockPublicAcls: true,
-      BlockPublicPolicy: true,
-      IgnorePublicAcls: true,
-      RestrictPublicBuckets: true,
-    });
-    expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
-      { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
-    ]);
-    expect(bucket.Properties.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
-    expect(bucket.DeletionPolicy).toBe('Retain');
+  const dataBucket = () => resourcesOf('AWS::S3::Bucket')[logicalId(stack.storage.bucket)]!;
+
+  it('the data bucket and its access-log bucket: both block public access, are encrypted, owner-enforced and retained', () => {
+    const buckets = resourcesOf('AWS::S3::Bucket');
+    expect(Object.keys(buckets).sort()).toEqual([logicalId(stack.storage.bucket), logicalId(stack.storage.accessLogsBucket)].sort());
+    for (const bucket of Object.values(buckets)) {
+      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration).toEqual([
+        { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+      ]);
+      expect(bucket.Properties.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+      expect(bucket.DeletionPolicy).toBe('Retain');
+    }
   });
 
-  it('denies every request not over TLS', () => {
-    const policies = Object.values(resourcesOf('AWS::S3::BucketPolicy'));
-    expect(policies).toHaveLength(1);
-    expect(policies[0]!.Properties.Bucket).toEqual({ Ref: logicalId(stack.storage.bucket) });
-    expect(policies[0]!.Properties.PolicyDocument.Statement).toContainEqual(
-      expect.objectContaining({
-        Effect: 'Deny',
-        Action: 's3:*',
-        Principal: { AWS: '*' },
-        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-      }),
+  it('logs every access to the data bucket into the access-log bucket (by bucket policy, no ACLs), kept a year', () => {
+    expect(dataBucket().Properties.LoggingConfiguration).toEqual({
+      DestinationBucketName: { Ref: logicalId(stack.storage.accessLogsBucket) },
+      LogFilePrefix: 'data-bucket/',
+    });
+    const logs = resourcesOf('AWS::S3::Bucket')[logicalId(stack.storage.accessLogsBucket)]!;
+    expect(logs.Properties.LifecycleConfiguration.Rules).toContainEqual(expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 365 }));
+    const policy = Object.values(resourcesOf('AWS::S3::BucketPolicy')).find((candidate) => candidate.Properties.Bucket.Ref === logicalId(stack.storage.accessLogsBucket))!;
+    expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Allow', Action: 's3:PutObject', Principal: { Service: 'logging.s3.amazonaws.com' } }),
     );
   });
 
+  it('denies every request not over TLS, on both buckets', () => {
+    const policies = Object.values(resourcesOf('AWS::S3::BucketPolicy'));
+    expect(policies.map((policy) => policy.Properties.Bucket.Ref).sort()).toEqual([logicalId(stack.storage.bucket), logicalId(stack.storage.accessLogsBucket)].sort());
+    for (const policy of policies) {
+      expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Action: 's3:*',
+          Principal: { AWS: '*' },
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+      );
+    }
+  });
+
   it('expires uploads/ and exports/ after 7 days, errors/ after 30, stale multipart uploads after 1', () => {
-    const rules = Object.values(resourcesOf('AWS::S3::Bucket'))[0]!.Properties.LifecycleConfiguration.Rules as any[];
+    const rules = dataBucket().Properties.LifecycleConfiguration.Rules as any[];
     const expiryOf = (prefix: string) => rules.find((rule) => rule.Prefix === prefix && rule.Status === 'Enabled')?.ExpirationInDays;
     expect(expiryOf('uploads/')).toBe(7);
     expect(expiryOf('exports/')).toBe(7);
@@ -161,7 +178,7 @@ describe('data bucket', () => {
   });
 
   it('allows browser PUT and GET from the configured origins only', () => {
-    const cors = Object.values(resourcesOf('AWS::S3::Bucket'))[0]!.Properties.CorsConfiguration.CorsRules as any[];
+    const cors = dataBucket().Properties.CorsConfiguration.CorsRules as any[];
     expect(cors).toHaveLength(1);
     expect([...cors[0].AllowedMethods].sort()).toEqual(['GET', 'PUT']);
     expect(cors[0].AllowedOrigins).toEqual([ORIGIN]);
