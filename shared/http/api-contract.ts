@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EVENT_NAME_PATTERN } from '../events/event-service.js';
-import { csvEncodings } from '../imports/csv-layout.js';
+import { csvEncodings } from '../imports/csv-encodings.js';
 import { PASTED_CSV_MAX_BYTES } from '../imports/import-service.js';
 import { validatePropertyName } from '../properties/property-names.js';
 import { propertyTypeSchema } from '../properties/property.js';

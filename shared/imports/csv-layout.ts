@@ -3,8 +3,8 @@
 import { isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
 
-export const csvEncodings = ['utf-8', 'utf-16le', 'utf-16be', 'windows-1252', 'iso-8859-1'] as const;
-export type CsvEncoding = (typeof csvEncodings)[number];
+import type { CsvEncoding } from './csv-encodings.js';
+export { csvEncodings, type CsvEncoding } from './csv-encodings.js';
 export type CsvDelimiter = ',' | ';' | '\t' | '|';
 
 export interface CsvLayout {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { NotFoundError, PayloadTooLargeError } from '../errors/domain-errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { UpsertMode } from '../users/user-upsert.js';
-import type { CsvEncoding } from './csv-layout.js';
+import type { CsvEncoding } from './csv-encodings.js';
 import { emptyCounts, errorReportKey, publicImport, type ImportRecord } from './import-record.js';
 import type { ImportStore } from './import-store.js';
 import { uploadKey } from './upload-key.js';

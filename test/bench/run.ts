@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { csvBench } from './csv-bench.js';
 import { postgresBench } from './postgres-bench.js';
+import { coldStartBench } from './cold-start-bench.js';
 import { eventsBench, exportsBench } from './exports-events-bench.js';
 import { BenchReport } from './report.js';
 
@@ -15,7 +16,7 @@ const groups: Record<string, ((report: BenchReport) => Promise<void>) | undefine
   events: eventsBench,
   postgres: postgresBench,
   salesforce: undefined,
-  'cold-start': undefined,
+  'cold-start': coldStartBench,
 };
 
 const { values } = parseArgs({ options: { only: { type: 'string' } } });
