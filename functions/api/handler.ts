@@ -7,6 +7,7 @@ import { apiEnvironment, loadEnvironment } from '../../shared/config/function-en
 import { allApiRoutes, apiRoutes } from '../../shared/http/api-contract.js';
 import { buildOpenApiDocument } from '../../shared/http/openapi-document.js';
 import { logger } from '../../shared/logging/logger.js';
+import { flushMetrics } from '../../shared/observability/metrics.js';
 import { createImport, getImport, listImports } from '../../shared/imports/import-service.js';
 import type { ExportInvocation } from '../../shared/exports/export-run.js';
 import { createExport, getExport } from '../../shared/exports/export-service.js';
@@ -126,7 +127,11 @@ export const routes = [
 const origins = env.CORS_ORIGINS.split(',').map((origin) => origin.trim());
 
 /** The API function: one middy router over every route of the HTTP API. */
+// Outermost, so its after/onError run last: the invocation's metrics are written whatever happened.
+const publishMetrics: middy.MiddlewareObj<ApiEvent, ApiResult> = { after: async () => flushMetrics(), onError: async () => flushMetrics() };
+
 export const handler = middy<ApiEvent, ApiResult>()
+  .use(publishMetrics)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(httpHeaderNormalizer())
   .use(httpCors({ origins, headers: 'authorization,content-type', methods: 'GET,POST,PUT,PATCH,DELETE,OPTIONS' }))

@@ -1,6 +1,7 @@
 import type middy from '@middy/core';
 import { DomainError } from '../../shared/errors/domain-errors.js';
 import { logger } from '../../shared/logging/logger.js';
+import { recordApiError } from '../../shared/observability/metrics.js';
 import type { ApiEvent, ApiResult } from './api-event.js';
 
 /**
@@ -58,5 +59,6 @@ export function toErrorResponse(error: unknown): ApiResult {
 export const httpErrorHandler = (): middy.MiddlewareObj<ApiEvent, ApiResult> => ({
   onError: async (request) => {
     request.response = { ...request.response, ...toErrorResponse(request.error) };
+    recordApiError(request.response.statusCode ?? 500);
   },
 });

@@ -5,6 +5,7 @@ import { csvImportEnvironment, loadEnvironment } from '../../shared/config/funct
 import { runCsvImport, type ContinuationRequest, type ImportRunResult } from '../../shared/imports/csv-import-run.js';
 import { decodeS3EventKey, parseUploadKey, type UploadKey } from '../../shared/imports/upload-key.js';
 import { logger } from '../../shared/logging/logger.js';
+import { flushMetrics } from '../../shared/observability/metrics.js';
 import { blobStore, importStore, propertyRegistry, userStore } from '../../shared/wiring/stores.js';
 
 const env = loadEnvironment(csvImportEnvironment);
@@ -59,12 +60,16 @@ export async function handleImportEvent(event: S3Event | ContinuationRequest, co
       logger.removeKeys(['tenantId']),
     );
   };
-  if (isContinuation(event)) return [await run(event)];
-  const results: ImportRunResult[] = [];
-  for (const upload of uploadsIn(event)) {
-    results.push(await run({ kind: 'upload', tenantId: upload.tenantId, importId: upload.importId, size: upload.size, sequencer: upload.sequencer }));
+  try {
+    if (isContinuation(event)) return [await run(event)];
+    const results: ImportRunResult[] = [];
+    for (const upload of uploadsIn(event)) {
+      results.push(await run({ kind: 'upload', tenantId: upload.tenantId, importId: upload.importId, size: upload.size, sequencer: upload.sequencer }));
+    }
+    return results;
+  } finally {
+    flushMetrics();
   }
-  return results;
 }
 
 export const handler = handleImportEvent;

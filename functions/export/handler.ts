@@ -4,6 +4,7 @@ import { exportEnvironment, loadEnvironment } from '../../shared/config/function
 import { runExport, type ExportInvocation, type ExportRunResult } from '../../shared/exports/export-run.js';
 import { lambdaExportLauncher } from '../../shared/exports/lambda-export-launcher.js';
 import { logger } from '../../shared/logging/logger.js';
+import { flushMetrics } from '../../shared/observability/metrics.js';
 import { blobStore, exportSource, exportStore, propertyRegistry, userStore } from '../../shared/wiring/stores.js';
 
 const env = loadEnvironment(exportEnvironment);
@@ -35,6 +36,7 @@ export async function handleExportInvocation(event: unknown, context: Context): 
     return await runExport({ ...dependencies, continueLater }, event, () => context.getRemainingTimeInMillis());
   } finally {
     logger.removeKeys(['tenantId']);
+    flushMetrics();
   }
 }
 

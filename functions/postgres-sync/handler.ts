@@ -5,6 +5,7 @@ import { loadEnvironment, postgresSyncEnvironment } from '../../shared/config/fu
 import { runPostgresSync, type PostgresSyncInvocation, type PostgresSyncResult } from '../../shared/integrations/postgres/postgres-sync-run.js';
 import { defaultSessionLimits } from '../../shared/integrations/postgres/session-limits.js';
 import { logger } from '../../shared/logging/logger.js';
+import { flushMetrics } from '../../shared/observability/metrics.js';
 import { integrationStore, propertyRegistry, secretStore, userStore } from '../../shared/wiring/stores.js';
 
 const env = loadEnvironment(postgresSyncEnvironment);
@@ -46,6 +47,7 @@ export async function handlePostgresSync(event: unknown, context: Context): Prom
     return await runPostgresSync({ ...dependencies, continueLater }, event, () => context.getRemainingTimeInMillis());
   } finally {
     logger.removeKeys(['tenantId']);
+    flushMetrics();
   }
 }
 

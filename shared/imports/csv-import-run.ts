@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify/sync';
 import { neutraliseFormula } from '../csv/formula-guard.js';
 import { logger } from '../logging/logger.js';
+import { recordImportFailed, recordRows } from '../observability/metrics.js';
 import { coerceValue } from '../properties/property-coercion.js';
 import type { PropertyRegistry } from '../properties/property-registry.js';
 import type { PropertyType } from '../properties/property.js';
@@ -118,6 +119,7 @@ export async function runCsvImport(
     if (refusal) {
       await deps.imports.finish(tenantId, importId, leaseId, { status: 'failed', finishedAt: new Date().toISOString(), error: refusal });
       logger.warn('import refused', { importId, code: refusal.code });
+      recordImportFailed();
       return 'failed';
     }
   } else {
@@ -146,6 +148,7 @@ export async function runCsvImport(
         error: { code: error.code, message: error.message },
       });
       logger.info('import failed', { importId, code: error.code });
+      recordImportFailed();
       return 'failed';
     }
     throw error;
@@ -384,6 +387,7 @@ class ImportRun {
       hasErrorReport: parts > 0,
     });
     logger.info('import finished', { importId: this.record.importId, counts: this.counts });
+    if (done) recordRows('csv', this.counts);
     return done ? 'completed' : 'lease_lost';
   }
 

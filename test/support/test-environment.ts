@@ -22,5 +22,7 @@ Object.assign(
     // Tests reach their embedded PostgreSQL on loopback.
     ROSTER_ALLOW_PRIVATE_HOSTS: 'true',
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    // Metrics (EMF lines) are checked on their own in test/unit/metrics.test.ts; elsewhere they would only be noise.
+    POWERTOOLS_METRICS_DISABLED: 'true',
   },
 );

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { MAX_INLINE_ERRORS, type RowError } from '../../imports/import-record.js';
 import { ImportSetupError, planColumns, type ColumnPlan } from '../../imports/column-plan.js';
 import { logger } from '../../logging/logger.js';
+import { recordRows, recordSyncRun } from '../../observability/metrics.js';
 import { coerceValue } from '../../properties/property-coercion.js';
 import type { PropertyRegistry } from '../../properties/property-registry.js';
 import type { PropertyType } from '../../properties/property.js';
@@ -191,6 +192,7 @@ export async function runPostgresSync(
 
 async function finish(deps: PostgresSyncDependencies, run: SyncRun, leaseId: string | undefined) {
   await deps.integrations.finishRun(run, leaseId);
+  recordSyncRun('postgres', 'failed', Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt));
 }
 
 /** Failures the tenant can act on: the run ends `failed` with this, at once (a retry would fail the same way). */
@@ -270,6 +272,8 @@ class PostgresSyncRun {
     const finished: SyncRun = { ...this.run, status: 'succeeded', finishedAt: new Date().toISOString(), checkpoint: this.checkpoint };
     if (!(await this.deps.integrations.finishRun(finished, this.leaseId, watermark))) throw new LeaseLostError('lease lost');
     logger.info('postgres sync succeeded', { counts: this.run.counts, errorCount: this.run.errorCount, watermark });
+    recordRows('postgres', this.run.counts);
+    recordSyncRun('postgres', 'succeeded', Date.parse(finished.finishedAt!) - Date.parse(this.run.startedAt));
     return 'succeeded';
   }
 
