@@ -19,13 +19,14 @@ import { RosterFunction } from './constructs/roster-function.js';
 import { bucketPrefixes, Storage } from './constructs/storage.js';
 import { SyncScheduling } from './constructs/sync-scheduling.js';
 import { acknowledge, nagArn } from './constructs/nag.js';
+import { Monitoring } from './constructs/monitoring.js';
 
 export interface RosterStackProps extends StackProps {
   /** Deployment stage (e.g. `dev`, `prod`); tagged on every resource. */
   stage?: string;
   /** Origins allowed by CORS (API and bucket). Default `['*']`. */
   corsOrigins?: string[];
-  /** SNS topic for alarms (wired by a later issue). */
+  /** SNS topic every alarm notifies (on alarm and on recovery). Without it the alarms show only in the console. */
   alarmTopicArn?: string;
   /** Reserved concurrency of the CSV importer. Default 20. */
   csvImportConcurrency?: number;
@@ -58,6 +59,7 @@ export class RosterStack extends Stack {
   readonly postgresSyncFunction: RosterFunction<typeof postgresSyncEnvironment>;
   readonly postgresSyncDeadLetterQueue: sqs.Queue;
   readonly egressVpc: ec2.Vpc | undefined;
+  readonly monitoring: Monitoring;
   readonly stage: string | undefined;
   readonly alarmTopicArn: string | undefined;
 
@@ -252,12 +254,26 @@ export class RosterStack extends Stack {
 
     this.acknowledgeScopedWildcards(bucket, [users, events]);
 
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      functions: [this.apiFunction, this.authorizerFunction, this.csvImportFunction, this.exportFunction, this.postgresSyncFunction],
+      deadLetterQueues: [
+        { name: 'CsvImportDeadLetterQueue', queue: this.csvImportDeadLetterQueue },
+        { name: 'ExportDeadLetterQueue', queue: this.exportDeadLetterQueue },
+        { name: 'PostgresSyncDeadLetterQueue', queue: this.postgresSyncDeadLetterQueue },
+        { name: 'ScheduleDeadLetterQueue', queue: this.scheduling.deadLetterQueue },
+      ],
+      httpApi: this.httpApi.api,
+      syncs: [{ integration: 'postgres', fn: this.postgresSyncFunction }],
+      alarmTopicArn: props.alarmTopicArn,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.httpApi.url, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'ControlTableName', { value: control.tableName });
     new CfnOutput(this, 'UsersTableName', { value: users.tableName });
     new CfnOutput(this, 'EventsTableName', { value: events.tableName });
     new CfnOutput(this, 'DataBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.scheduling.scheduleGroupName });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard of the API, functions, rows and runs' });
     if (egressIp) {
       new CfnOutput(this, 'SyncEgressIp', {
         value: egressIp.attrPublicIp,

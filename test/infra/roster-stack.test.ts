@@ -664,6 +664,62 @@ describe('sync scheduling', () => {
   });
 });
 
+describe('observability', () => {
+  const alarms = () => Object.values(resourcesOf('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
+
+  it('alarms on errors and throttles of every function, each dead-letter queue, failed PostgreSQL runs and API 5xx', () => {
+    const all = alarms();
+    for (const { fn } of ourFunctions()) {
+      const id = logicalId(fn);
+      for (const metric of ['Errors', 'Throttles']) {
+        expect(all).toContainEqual(expect.objectContaining({ Namespace: 'AWS/Lambda', MetricName: metric, Dimensions: [{ Name: 'FunctionName', Value: { Ref: id } }], Threshold: 1 }));
+      }
+    }
+    for (const queue of [stack.csvImportDeadLetterQueue, stack.exportDeadLetterQueue, stack.postgresSyncDeadLetterQueue, stack.scheduling.deadLetterQueue]) {
+      expect(all).toContainEqual(
+        expect.objectContaining({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: getAtt(logicalId(queue), 'QueueName') }] }),
+      );
+    }
+    // The EMF metric the sync function writes (shared/observability/metrics.ts), with its exact dimensions.
+    expect(all).toContainEqual(
+      expect.objectContaining({
+        Namespace: 'Roster',
+        MetricName: 'SyncRunsFailed',
+        Dimensions: expect.arrayContaining([{ Name: 'service', Value: 'roster-postgres-sync' }, { Name: 'integration', Value: 'postgres' }]),
+        Threshold: 1,
+      }),
+    );
+    expect(all).toContainEqual(expect.objectContaining({ Namespace: 'AWS/ApiGateway', MetricName: '5xx', Threshold: 5 }));
+    expect(all).toHaveLength(ourFunctions().length * 2 + 4 + 1 + 1);
+    for (const alarm of all) {
+      expect(alarm.TreatMissingData).toBe('notBreaching');
+      expect(alarm.AlarmDescription).toEqual(expect.any(String));
+      // No topic given: no actions.
+      expect(alarm.AlarmActions).toBeUndefined();
+    }
+  });
+
+  it('every alarm notifies the alarm topic given to the stack, on alarm and on recovery', () => {
+    const topicArn = 'arn:aws:sns:eu-west-1:123456789012:roster-alarms';
+    const withTopic = new RosterStack(new App({ context: cdkContext }), 'RosterAlarms', { stackName: 'RosterAlarms', alarmTopicArn: topicArn });
+    const found = Object.values(Template.fromStack(withTopic).findResources('AWS::CloudWatch::Alarm')) as Resource[];
+    expect(found.length).toBeGreaterThan(10);
+    for (const alarm of found) {
+      expect(alarm.Properties.AlarmActions).toEqual([topicArn]);
+      expect(alarm.Properties.OKActions).toEqual([topicArn]);
+    }
+  });
+
+  it('has one dashboard with the API, rows, functions, runs and queues, named in the outputs', () => {
+    const dashboards = Object.values(resourcesOf('AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.stringify(dashboards[0]!.Properties.DashboardBody);
+    for (const title of ['API requests and errors', 'Rows imported and refused', 'Function errors', 'Sync runs', 'Dead-letter queues']) expect(body).toContain(title);
+    expect(body).toContain('RowsImported');
+    expect(template.findOutputs('DashboardName').DashboardName?.Value).toEqual({ Ref: logicalId(stack.monitoring.dashboard) });
+  });
+});
+
 describe('outputs', () => {
   it('exports the API URL, table names, bucket name and schedule group name under fixed IDs', () => {
     const outputs = template.findOutputs('*');
