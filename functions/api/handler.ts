@@ -28,12 +28,14 @@ import {
   propertyStore,
   secretStore,
   syncScheduler,
+  tenantRateLimiter,
   userDirectory,
   userStore,
 } from '../../shared/wiring/stores.js';
 import type { ApiEvent, ApiResult } from './api-event.js';
 import { httpErrorHandler } from './http-error-handler.js';
-import { bindRoute } from './route-binding.js';
+import { bindRoute, type RouteReply } from './route-binding.js';
+import type { RateLimitedGroup } from '../../shared/http/tenant-rate-limit.js';
 
 const env = loadEnvironment(apiEnvironment);
 const properties = propertyStore(env);
@@ -55,6 +57,14 @@ const integrationDeps: IntegrationServiceDependencies = {
   sessionLimits: { ...defaultSessionLimits, allowPrivateHosts: env.ROSTER_ALLOW_PRIVATE_HOSTS, connectTimeoutMs: 5_000, statementTimeoutMs: 20_000 },
   launch: (invocation: PostgresSyncInvocation) => lambdaLauncher<PostgresSyncInvocation>(lambdaClient(), env.POSTGRES_SYNC_FUNCTION_NAME)(invocation),
 };
+const rateLimiter = tenantRateLimiter(env);
+/** The expensive routes count against the tenant's per-minute budget before they do anything. */
+const limited =
+  <R extends { tenantId: string }>(group: RateLimitedGroup, handle: (request: R) => Promise<RouteReply>) =>
+  async (request: R) => {
+    await rateLimiter.take(request.tenantId, group);
+    return handle(request);
+  };
 // pg and the SQL parser load on the first integration request, not at every cold start.
 const integrations = () => import('../../shared/integrations/postgres/postgres-integration-service.js');
 let openApiDocument: unknown;
@@ -77,7 +87,7 @@ export const routes = [
     const { name, type, source, createdAt } = property;
     return { status: created ? 201 : 200, body: { name, type, source, createdAt } };
   }),
-  bindRoute(apiRoutes.createImport, async ({ tenantId, body }) => createImport(imports, tenantId, body)),
+  bindRoute(apiRoutes.createImport, limited('imports', async ({ tenantId, body }) => createImport(imports, tenantId, body))),
   bindRoute(apiRoutes.listImports, async ({ tenantId, query }) => ({
     status: 200,
     body: await listImports(imports, tenantId, query.limit, query.cursor),
@@ -96,16 +106,19 @@ export const routes = [
   }),
   bindRoute(apiRoutes.postEvents, async ({ tenantId, body }) => ({ status: 202, body: await ingestEvents(people, tenantId, body.events as IncomingEvent[]) })),
   bindRoute(apiRoutes.listUserEvents, async ({ tenantId, params, query }) => ({ status: 200, body: await listUserEvents(people, tenantId, params.userId, query) })),
-  bindRoute(apiRoutes.createExport, async ({ tenantId, body }) => ({ status: 202, body: await createExport(exportJobs, tenantId, body) })),
+  bindRoute(apiRoutes.createExport, limited('exports', async ({ tenantId, body }) => ({ status: 202, body: await createExport(exportJobs, tenantId, body) }))),
   bindRoute(apiRoutes.getExport, async ({ tenantId, params }) => ({ status: 200, body: await getExport(exportJobs, tenantId, params.exportId) })),
   bindRoute(apiRoutes.putPostgresIntegration, async ({ tenantId, body }) => ({
     status: 200,
     body: await (await integrations()).putPostgresIntegration(integrationDeps, tenantId, body),
   })),
-  bindRoute(apiRoutes.previewPostgres, async ({ tenantId, body }) => ({
-    status: 200,
-    body: await (await integrations()).previewPostgres(integrationDeps, tenantId, body),
-  })),
+  bindRoute(
+    apiRoutes.previewPostgres,
+    limited('integration-previews', async ({ tenantId, body }) => ({
+      status: 200,
+      body: await (await integrations()).previewPostgres(integrationDeps, tenantId, body),
+    })),
+  ),
   bindRoute(apiRoutes.getIntegration, async ({ tenantId, params }) => ({
     status: 200,
     body: await (await integrations()).getIntegration(integrationDeps, tenantId, params.kind),
@@ -114,10 +127,13 @@ export const routes = [
     await (await integrations()).deleteIntegration(integrationDeps, tenantId, params.kind);
     return { status: 204 };
   }),
-  bindRoute(apiRoutes.startIntegrationRun, async ({ tenantId, params }) => ({
-    status: 202,
-    body: await (await integrations()).startIntegrationRun(integrationDeps, tenantId, params.kind),
-  })),
+  bindRoute(
+    apiRoutes.startIntegrationRun,
+    limited('integration-runs', async ({ tenantId, params }) => ({
+      status: 202,
+      body: await (await integrations()).startIntegrationRun(integrationDeps, tenantId, params.kind),
+    })),
+  ),
   bindRoute(apiRoutes.listIntegrationRuns, async ({ tenantId, params, query }) => ({
     status: 200,
     body: await (await integrations()).listIntegrationRuns(integrationDeps, tenantId, params.kind, query.limit, query.cursor),

@@ -28,6 +28,9 @@ const errors = {
   401: { description: 'Missing, wrong or revoked API key', schema: errorBodySchema },
 } as const;
 
+/** The expensive routes count against a per-tenant budget per minute (shared/http/tenant-rate-limit.ts). */
+const rateLimited = { 429: { description: 'Too many such requests this minute for this tenant; the message says when to retry', schema: errorBodySchema } } as const;
+
 export const propertySchema = z.object({
   name: z.string(),
   type: propertyTypeSchema,
@@ -243,6 +246,7 @@ export const apiRoutes = {
       },
       202: { description: 'Pasted CSV accepted', schema: z.object({ importId: z.string(), status: z.literal('processing') }) },
       413: { description: 'Pasted csv above 1 MB, or sizeBytes above the limit', schema: errorBodySchema },
+      ...rateLimited,
       ...errors,
     },
   }),
@@ -354,6 +358,7 @@ export const apiRoutes = {
     body: createExportBody,
     responses: {
       202: { description: 'The export runs; follow it with GET /exports/{exportId}', schema: z.object({ exportId: z.string(), status: z.literal('processing') }) },
+      ...rateLimited,
       ...errors,
     },
   }),
@@ -390,6 +395,7 @@ export const apiRoutes = {
         schema: z.object({ columns: z.array(z.object({ name: z.string(), type: z.string() })), rows: z.array(z.record(z.string(), z.unknown())) }),
       },
       422: { description: "PostgreSQL refused the query or the connection: its message (never the password)", schema: errorBodySchema },
+      ...rateLimited,
       ...errors,
     },
   }),
@@ -421,6 +427,7 @@ export const apiRoutes = {
     responses: {
       202: { description: 'The run started; follow it with GET …/runs', schema: z.object({ runId: z.string(), status: z.literal('running') }) },
       409: { description: 'A run is in progress (one at a time)', schema: errorBodySchema },
+      ...rateLimited,
       ...integrationErrors,
     },
   }),

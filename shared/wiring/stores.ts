@@ -1,5 +1,6 @@
 import { dynamoBatchTransport, dynamoDocumentClient, s3Client, schedulerClient, secretsManagerClient } from '../aws/clients.js';
 import { DynamoIntegrationStore } from '../integrations/integration-store.js';
+import { TenantRateLimiter } from '../http/tenant-rate-limit.js';
 import { EventBridgeSyncScheduler } from '../scheduling/eventbridge-sync-scheduler.js';
 import { SecretsManagerSecretStore } from '../secrets/secrets-manager-secret-store.js';
 import { DynamoExportSource } from '../exports/export-sources.js';
@@ -50,3 +51,5 @@ export const syncScheduler = (env: { SCHEDULE_GROUP: string; POSTGRES_SYNC_FUNCT
     roleArn: env.SCHEDULER_ROLE_ARN,
     deadLetterArn: env.SCHEDULER_DLQ_ARN,
   });
+
+export const tenantRateLimiter = (env: Tables) => new TenantRateLimiter(dynamoDocumentClient(), env.CONTROL_TABLE);
