@@ -98,6 +98,8 @@ export function profileItem(tenantId: string, profile: UserProfile): Record<stri
     props: profile.properties,
     createdAt: profile.createdAt,
     updatedAt: profile.updatedAt,
+    createdRef: profile.createdRef,
+    lastRef: profile.lastRef,
   };
 }
 
@@ -108,7 +110,10 @@ export function profileItemJson(tenantId: string, profile: UserProfile): string 
     `{"pk":{"S":${jsonString(keys.pk)}},"sk":{"S":"${keys.sk}"},"shard":{"S":${jsonString(userKeys.shard(tenantId, profile.userId))}}` +
     `,"userId":{"S":${jsonString(profile.userId)}},"email":{"S":${jsonString(profile.email)}}` +
     (profile.externalId === undefined ? '' : `,"externalId":{"S":${jsonString(profile.externalId)}}`) +
-    `,"props":{"M":${attributeMapJson(profile.properties, 'props')}},"createdAt":{"S":${jsonString(profile.createdAt)}},"updatedAt":{"S":${jsonString(profile.updatedAt)}}}`
+    `,"props":{"M":${attributeMapJson(profile.properties, 'props')}},"createdAt":{"S":${jsonString(profile.createdAt)}},"updatedAt":{"S":${jsonString(profile.updatedAt)}}` +
+    (profile.createdRef === undefined ? '' : `,"createdRef":{"S":${jsonString(profile.createdRef)}}`) +
+    (profile.lastRef === undefined ? '' : `,"lastRef":{"S":${jsonString(profile.lastRef)}}`) +
+    '}'
   );
 }
 
@@ -120,6 +125,8 @@ export function toProfile(item: Record<string, unknown>): UserProfile {
     properties: (item.props as UserProfile['properties'] | undefined) ?? {},
     createdAt: item.createdAt as string,
     updatedAt: item.updatedAt as string,
+    ...(item.createdRef ? { createdRef: item.createdRef as string } : {}),
+    ...(item.lastRef ? { lastRef: item.lastRef as string } : {}),
   };
 }
 

@@ -102,11 +102,12 @@ export async function upsertUsers(store: UserStore, context: UpsertContext, chan
     }
     const firstSight = state.isNew && !state.touched;
     if (!firstSight && changed.length === 0) {
-      outcomes[index] = { status: 'unchanged', userId: state.profile.userId, changed, duplicate };
+      outcomes[index] = { status: replayedStatus(state.profile, change.ref), userId: state.profile.userId, changed, duplicate };
       return;
     }
     state.touched = true;
     state.profile.updatedAt = now;
+    markWrittenBy(state.profile, change.ref, firstSight);
     const type = firstSight ? 'user.created' : 'user.updated';
     events.push({
       eventId: derivedEventId(context.tenantId, state.profile.userId, type, change.ref),
@@ -127,6 +128,22 @@ export async function upsertUsers(store: UserStore, context: UpsertContext, chan
   }
   await store.write(context.tenantId, writes);
   return outcomes;
+}
+
+/**
+ * What a row that changes nothing did the first time it ran: a replay of the row that
+ * created or last wrote the user (same `ref`) counts as `created` / `updated` again, so a
+ * resumed import's counts are those of one uninterrupted run.
+ */
+function replayedStatus(profile: UserProfile, ref: string): 'created' | 'updated' | 'unchanged' {
+  if (profile.createdRef === ref) return 'created';
+  if (profile.lastRef === ref) return 'updated';
+  return 'unchanged';
+}
+
+function markWrittenBy(profile: UserProfile, ref: string, created: boolean): void {
+  profile.lastRef = ref;
+  if (created) profile.createdRef = ref;
 }
 
 /** The users these (normalised) emails belong to, by email; emails of nobody are absent. */
@@ -296,11 +313,12 @@ async function upsertByExternalId(store: UserStore, context: UpsertContext, fall
     }
     const firstSight = state.isNew && !state.touched;
     if (!firstSight && changed.length === 0 && !identityChanged) {
-      outcomes[index] = { status: 'unchanged', userId, changed, duplicate };
+      outcomes[index] = { status: replayedStatus(state.profile, change.ref), userId, changed, duplicate };
       return;
     }
     state.touched = true;
     state.profile.updatedAt = now;
+    markWrittenBy(state.profile, change.ref, firstSight);
     const type = firstSight ? 'user.created' : 'user.updated';
     events.push({
       eventId: derivedEventId(tenantId, userId, type, change.ref),

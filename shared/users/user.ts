@@ -11,6 +11,13 @@ export interface UserProfile {
   properties: Record<string, PropertyValue>;
   createdAt: string;
   updatedAt: string;
+  /**
+   * The `ref` (`<importId>:<line>`, `<runId>:<row>`, …) of the change that created this user,
+   * and of the last change that wrote it: a replayed row (an import resumed from a checkpoint
+   * after its writes landed) is then counted as what it did the first time, not as unchanged.
+   */
+  createdRef?: string;
+  lastRef?: string;
 }
 
 /** Key layout of the users table (see `usersTable` in shared/storage/table-definitions.ts). */
