@@ -22,7 +22,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isValidTimeZone, nextOccurrence, parseScheduleExpression, validateScheduleExpression, type ParsedExpression } from '../../shared/scheduling/schedule-expression.js';
 import { readBodyUpTo } from './request-body.js';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { EVENT_NAME_PATTERN } from '../events/event-service.js';
 import { csvEncodings } from '../imports/csv-encodings.js';
 import { PASTED_CSV_MAX_BYTES } from '../imports/import-service.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const propertyTypes = ['string', 'number', 'boolean', 'date', 'list'] as const;
 export const propertyTypeSchema = z.enum(propertyTypes);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `tenantId`: 3–40 characters of `a-z0-9-` (API.md). It prefixes every key and object path. */
 export const tenantIdSchema = z

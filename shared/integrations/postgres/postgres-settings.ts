@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { validatePropertyName } from '../../properties/property-names.js';
 import { validateScheduleExpression } from '../../scheduling/schedule-expression.js';
 import { DEFAULT_SYNC_SCHEDULE } from '../../scheduling/sync-scheduler.js';
