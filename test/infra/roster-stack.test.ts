@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -328,6 +328,14 @@ describe('Lambda functions', () => {
     const withParser = bundles.filter((dir) => existsSync(path.join(dir, 'libpg-query.wasm')));
     expect(withParser).toHaveLength(2);
     for (const dir of withParser) expect(readFileSync(path.join(dir, 'index.mjs'), 'utf8').slice(0, 600)).toMatch(/const __dirname = /);
+  });
+
+  it('keeps the API bundle within 1 MB and every other within 3 MB (cold starts; the bench times them)', () => {
+    for (const { fn, name } of ourFunctions()) {
+      const key = resourcesOf('AWS::Lambda::Function')[logicalId(fn)]!.Properties.Code.S3Key as string;
+      const size = statSync(path.join(app.outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs')).size;
+      expect(size, `${name} bundle`).toBeLessThanOrEqual((name === 'api' ? 1 : 3) * 1024 * 1024);
+    }
   });
 
   it('postgres-sync: 15 min, 1024 MB, reserved concurrency, async retries twice for up to 6 h, then an encrypted DLQ', () => {
