@@ -49,8 +49,15 @@ export const defaultImportRunSettings: ImportRunSettings = {
   batchesInFlight: 4,
   saveEveryMs: 2_000,
   stopWhenRemainingMs: 60_000,
-  leaseMs: 16 * 60_000,
+  // Renewed by every save (each ~2 s): short, so Lambda's retries of a crashed invocation
+  // (after ~1 and ~3 minutes) find it lapsed and resume, instead of finding it still held.
+  leaseMs: 2 * 60_000,
 };
+
+/** The import is being worked on under a live lease of this same object: Lambda retries the event later. */
+export class ImportBusyError extends Error {
+  override readonly name = 'ImportBusyError';
+}
 
 export interface UploadTrigger {
   kind: 'upload';
@@ -111,6 +118,10 @@ export async function runCsvImport(
       now: new Date(),
     });
     if (!claimed) {
+      if (record.status === 'processing' && record.objectSequencer === trigger.sequencer && (record.leaseExpiresAt ?? 0) >= Date.now()) {
+        // A retry of a crashed invocation (or a duplicate delivery) while the lease still holds: try again later.
+        throw new ImportBusyError(`import ${importId} is held by another invocation until its lease lapses`);
+      }
       logger.info('upload event ignored: the import is already running or finished (duplicate delivery)', { importId, status: record.status });
       return 'ignored';
     }
@@ -239,7 +250,11 @@ class ImportRun {
         while (inFlight.length > 0) await commitOldest();
       }
       while (inFlight.length >= this.settings.batchesInFlight) await commitOldest();
-      inFlight.push({ emails, outcome: this.applyBatch(rows) });
+      const outcome = this.applyBatch(rows);
+      // Batches fail while an earlier one is awaited: mark each handled here (its awaiter still
+      // sees the error), or Node would treat the rejection as unhandled and kill the process.
+      outcome.catch(() => undefined);
+      inFlight.push({ emails, outcome });
     };
 
     try {

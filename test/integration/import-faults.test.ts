@@ -81,4 +81,38 @@ describe('S3 read errors mid-stream', () => {
     expect(new Set(users.map((user) => user.email)).size).toBe(rows);
     expect(users.find((user) => user.email === 'fault19999@example.com')?.properties).toEqual({ plan: 'gold', visits: '19999' });
   }, 120_000);
+
+  it('a crashed invocation (lease still held, nothing released): the retry is busy until the lease lapses, then resumes and completes exactly', async () => {
+    const tenantId = uniqueTenant('crash');
+    const rows = 5_000;
+    const csv = `email,plan\n${Array.from({ length: rows }, (_, i) => `crash${i}@example.com,p${i % 7}`).join('\n')}\n`;
+    const created = await createImport({ imports, blobs, maxUploadBytes: 5 * 1024 ** 3 }, tenantId, {});
+    const importId = created.body.importId;
+    await blobs.put(uploadKey(tenantId, importId), Buffer.from(csv), 'text/csv');
+    const trigger = { kind: 'upload' as const, tenantId, importId, size: Buffer.byteLength(csv), sequencer: 'seq-crash' };
+    const settings = { ...defaultImportRunSettings, saveEveryMs: 0, leaseMs: 1_500 };
+    // The process dies mid-file: its writes stop and it never gets to release the lease.
+    const real = userStore(env);
+    let writes = 0;
+    const dying = Object.assign(Object.create(real) as typeof real, {
+      write: async (...args: Parameters<typeof real.write>) => {
+        writes += 1;
+        if (writes > 6) throw new Error('process killed');
+        return real.write(...args);
+      },
+    });
+    const crashed = { imports: Object.assign(Object.create(imports) as typeof imports, { releaseLease: async () => true }), users: dying, registry, blobs, continueLater: async () => undefined };
+    await expect(runCsvImport(crashed, trigger, () => 15 * 60_000, settings)).rejects.toThrow('process killed');
+
+    const deps = { imports, users: userStore(env), registry, blobs, continueLater: async () => undefined };
+    // Lambda's retry arrives while the dead invocation's lease still holds: busy, so Lambda retries again later.
+    await expect(runCsvImport(deps, trigger, () => 15 * 60_000, settings)).rejects.toMatchObject({ name: 'ImportBusyError' });
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    expect(await runCsvImport(deps, trigger, () => 15 * 60_000, settings)).toBe('completed');
+    const record = (await imports.get(tenantId, importId))!;
+    expect(record).toMatchObject({ status: 'completed', counts: { rows, created: rows, unchanged: 0, failed: 0 } });
+    expect(await allUsers(tenantId)).toHaveLength(rows);
+    // A later duplicate delivery of the finished object changes nothing.
+    expect(await runCsvImport(deps, trigger, () => 15 * 60_000, settings)).toBe('ignored');
+  }, 120_000);
 });
