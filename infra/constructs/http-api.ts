@@ -11,7 +11,7 @@ import type { RouteSpec } from '../../shared/http/route-spec.js';
 
 export interface HttpApiProps {
   /** The routes to create, one API Gateway route each (`allApiRoutes`). */
-  routes: readonly Pick<RouteSpec, 'operationId' | 'method' | 'path' | 'auth'>[];
+  routes: readonly Pick<RouteSpec, 'operationId' | 'method' | 'path' | 'auth' | 'throttle'>[];
   /** The function serving every route. */
   handler: lambda.IFunction;
   /** The Lambda authorizer (API key → tenant) of the `auth: true` routes. */
@@ -103,6 +103,8 @@ export class HttpApi extends Construct {
     });
     const none = new apigw.HttpNoneAuthorizer();
 
+    // CloudFormation's own spelling: RouteSettings is a map the L1 property does not translate.
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
     for (const route of props.routes) {
       const created = new apigw.HttpRoute(this, `Route${route.operationId}`, {
         httpApi: this.api,
@@ -113,6 +115,12 @@ export class HttpApi extends Construct {
       if (!route.auth) {
         acknowledge(created, 'AwsSolutions::AwsSolutions-APIG4', `${route.method} ${route.path} is public by design (API.md): it reads no tenant data.`);
       }
+      if (route.throttle) {
+        routeSettings[`${route.method} ${route.path}`] = { ThrottlingRateLimit: route.throttle.rateLimit, ThrottlingBurstLimit: route.throttle.burstLimit };
+        // Route settings may only name routes that exist when the stage is created or updated.
+        this.stage.node.addDependency(created);
+      }
     }
+    (this.stage.node.defaultChild as apigw.CfnStage).addPropertyOverride('RouteSettings', routeSettings);
   }
 }

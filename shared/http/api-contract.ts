@@ -29,6 +29,9 @@ const errors = {
 } as const;
 
 /** The expensive routes count against a per-tenant budget per minute (shared/http/tenant-rate-limit.ts). */
+/** The expensive routes also get a tighter API Gateway throttle than the stage's 100/s, across all tenants. */
+const expensiveRouteThrottle = { rateLimit: 10, burstLimit: 20 } as const;
+
 const rateLimited = { 429: { description: 'Too many such requests this minute for this tenant; the message says when to retry', schema: errorBodySchema } } as const;
 
 export const propertySchema = z.object({
@@ -227,6 +230,7 @@ export const apiRoutes = {
     method: 'POST',
     path: '/imports',
     auth: true,
+    throttle: expensiveRouteThrottle,
     summary: 'Start a CSV import: a presigned upload URL, or pasted CSV (`csv`, up to 1 MB)',
     body: createImportBody,
     // Pasted CSV up to 1 MB, JSON-escaped (quotes and newlines may double it).
@@ -354,6 +358,7 @@ export const apiRoutes = {
     method: 'POST',
     path: '/exports',
     auth: true,
+    throttle: expensiveRouteThrottle,
     summary: 'Export users (default columns plus chosen properties) or events (types, date range) to CSV',
     body: createExportBody,
     responses: {
@@ -386,6 +391,7 @@ export const apiRoutes = {
     method: 'POST',
     path: '/integrations/postgres/preview',
     auth: true,
+    throttle: expensiveRouteThrottle,
     summary: 'Run the query read-only: its columns with their PostgreSQL types and the first 10 rows',
     body: previewPostgresBody,
     maxBodyBytes: 256 * 1024,
@@ -422,6 +428,7 @@ export const apiRoutes = {
     method: 'POST',
     path: '/integrations/{kind}/runs',
     auth: true,
+    throttle: expensiveRouteThrottle,
     summary: 'Run the sync now',
     params: kindParams,
     responses: {

@@ -29,6 +29,8 @@ export interface RouteSpec<
   params?: P;
   /** Largest accepted request body in bytes (413 above it). */
   maxBodyBytes?: number;
+  /** API Gateway's throttle of this route across all tenants (requests/s and burst); the stage's default otherwise. */
+  throttle?: { rateLimit: number; burstLimit: number };
   responses: Record<number, ResponseSpec>;
 }
 

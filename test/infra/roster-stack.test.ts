@@ -274,6 +274,23 @@ describe('HTTP API', () => {
     expect(resourcesOf('AWS::Logs::LogGroup')[logGroupId]?.Properties.RetentionInDays).toBeGreaterThan(0);
     expect(() => JSON.parse(props.AccessLogSettings.Format)).not.toThrow();
   });
+
+  it('throttles the expensive routes tighter than the stage, and creates the stage after those routes', () => {
+    const [stageId, stage] = Object.entries(resourcesOf('AWS::ApiGatewayV2::Stage'))[0]!;
+    const expensive = allApiRoutes.filter((route) => route.throttle);
+    expect(expensive.map((route) => route.operationId).sort()).toEqual(['createExport', 'createImport', 'previewPostgres', 'startIntegrationRun']);
+    expect(Object.keys(stage.Properties.RouteSettings).sort()).toEqual(expensive.map((route) => routeKey(route)).sort());
+    for (const route of expensive) {
+      const settings = stage.Properties.RouteSettings[routeKey(route)];
+      expect(settings).toEqual({ ThrottlingRateLimit: route.throttle!.rateLimit, ThrottlingBurstLimit: route.throttle!.burstLimit });
+      expect(settings.ThrottlingRateLimit).toBeLessThan(stage.Properties.DefaultRouteSettings.ThrottlingRateLimit);
+    }
+    const routeIds = Object.entries(resourcesOf('AWS::ApiGatewayV2::Route'))
+      .filter(([, route]) => expensive.some((spec) => routeKey(spec) === route.Properties.RouteKey))
+      .map(([id]) => id);
+    expect(routeIds).toHaveLength(expensive.length);
+    expect((template.toJSON().Resources[stageId].DependsOn as string[] | undefined) ?? []).toEqual(expect.arrayContaining(routeIds));
+  });
 });
 
 describe('Lambda functions', () => {
