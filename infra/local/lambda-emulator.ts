@@ -7,7 +7,12 @@ export type LocalFunction = (event: unknown, context: Context) => Promise<unknow
 export interface LocalFunctionSpec {
   handler: LocalFunction;
   timeoutMs: number;
+  /** Retries of a failed asynchronous invocation, as the stack's EventInvokeConfig sets them (default 2, Lambda's default). */
+  retryAttempts?: number;
 }
+
+/** Lambda waits about a minute, then two, before retrying a failed asynchronous invocation. */
+export const LAMBDA_RETRY_DELAYS_MS = [60_000, 120_000];
 
 /**
  * The Lambda Invoke API (`POST /2015-03-31/functions/{name}/invocations`) for the local
@@ -19,20 +24,41 @@ export class LocalLambda {
   private readonly functions = new Map<string, LocalFunctionSpec>();
   private readonly running = new Set<Promise<unknown>>();
 
-  constructor(private readonly log: (message: string) => void) {}
+  constructor(
+    private readonly log: (message: string) => void,
+    private readonly retryDelaysMs: readonly number[] = LAMBDA_RETRY_DELAYS_MS,
+  ) {}
 
   register(name: string, spec: LocalFunctionSpec): void {
     this.functions.set(name, spec);
   }
 
-  /** Runs a function in the background (an asynchronous invocation); errors are logged. */
+  /**
+   * Runs a function in the background (an asynchronous invocation). A failed attempt is
+   * retried after Lambda's delays, up to the function's retry attempts (the code relies on
+   * it: a busy lease, a dropped connection); then the event is given up, as to a DLQ.
+   */
   invokeAsync(name: string, event: unknown): boolean {
     const fn = this.functions.get(name);
     if (!fn) return false;
-    const run = fn
-      .handler(event, lambdaContext(name, fn.timeoutMs))
-      .catch((error: unknown) => this.log(`${name} failed: ${error instanceof Error ? error.message : String(error)}`))
-      .finally(() => this.running.delete(run));
+    const attempts = (fn.retryAttempts ?? 2) + 1;
+    const run = (async () => {
+      for (let attempt = 1; attempt <= attempts; attempt += 1) {
+        try {
+          await fn.handler(event, lambdaContext(name, fn.timeoutMs));
+          return;
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          if (attempt === attempts) {
+            this.log(`${name} failed: ${message} (attempt ${attempt} of ${attempts}; the event is dropped, as Lambda would send it to the dead-letter queue)`);
+            return;
+          }
+          const delay = this.retryDelaysMs[Math.min(attempt - 1, this.retryDelaysMs.length - 1)] ?? 0;
+          this.log(`${name} failed: ${message} (attempt ${attempt} of ${attempts}; retrying in ${Math.round(delay / 1000)} s)`);
+          await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        }
+      }
+    })().finally(() => this.running.delete(run));
     this.running.add(run);
     return true;
   }

@@ -106,9 +106,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
       import('../../functions/postgres-sync/handler.js'),
     ]);
 
-    lambda.register(LOCAL_FUNCTIONS.csvImport, { handler: (event, context) => csvImport(event as never, context), timeoutMs: 15 * 60_000 });
-    lambda.register(LOCAL_FUNCTIONS.export, { handler: (event, context) => exportJob(event, context), timeoutMs: 15 * 60_000 });
-    lambda.register(LOCAL_FUNCTIONS.postgresSync, { handler: (event, context) => postgresSync(event, context), timeoutMs: 15 * 60_000 });
+    // Retries as the stack's EventInvokeConfig sets them (2), after Lambda's delays.
+    lambda.register(LOCAL_FUNCTIONS.csvImport, { handler: (event, context) => csvImport(event as never, context), timeoutMs: 15 * 60_000, retryAttempts: 2 });
+    lambda.register(LOCAL_FUNCTIONS.export, { handler: (event, context) => exportJob(event, context), timeoutMs: 15 * 60_000, retryAttempts: 2 });
+    lambda.register(LOCAL_FUNCTIONS.postgresSync, { handler: (event, context) => postgresSync(event, context), timeoutMs: 15 * 60_000, retryAttempts: 2 });
 
     const gateway = await startApiGatewayEmulator({
       host,
