@@ -273,6 +273,35 @@ describe('failures', () => {
     expect(written.join('')).not.toContain(wrong);
   }, 60_000);
 
+  it('a full successful run, logged at DEBUG, writes neither the password nor the connection URL anywhere', async () => {
+    const db = await tenantDatabase(`CREATE TABLE t (email text, plan text); INSERT INTO t SELECT 'log' || g || '@example.com', 'p' FROM generate_series(1, 50) g;`);
+    const tenant = uniqueTenant('pg');
+    await configure(secrets.store, tenant, { connectionUrl: db.url, query: 'SELECT email, plan FROM t', enabled: true });
+    const { logger } = await import('../../shared/logging/logger.js');
+    const level = logger.getLevelName();
+    logger.setLogLevel('DEBUG');
+    const written: string[] = [];
+    const spies = [process.stdout, process.stderr].map((stream) =>
+      vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        written.push(String(chunk));
+        return true;
+      }),
+    );
+    let run;
+    try {
+      ({ run } = await syncNow(secrets.store, tenant));
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+      logger.setLogLevel(level);
+    }
+    expect(run.status).toBe('succeeded');
+    const logs = written.join('');
+    expect(logs).toContain('postgres sync succeeded');
+    expect(logs).toContain('"counts"');
+    for (const secret of [db.password, encodeURIComponent(db.password), db.url]) expect(logs).not.toContain(secret);
+    expect(JSON.stringify(run)).not.toContain(db.password);
+  }, 60_000);
+
   it('an unreachable host fails the run with the uniform message (no port-scan oracle)', async () => {
     const tenant = uniqueTenant('pg');
     await configure(secrets.store, tenant, { connectionUrl: 'postgresql://u:secret-pw@127.0.0.1:1/db?sslmode=disable', query: 'SELECT 1 AS email', enabled: true });
