@@ -170,7 +170,7 @@ export async function runPostgresSync(
     }
     const readable = readableFailure(error);
     if (readable) {
-      await finish(deps, { ...run, ...latest(error), status: 'failed', finishedAt: new Date().toISOString(), error: readable }, leaseId);
+      await finishFailed(deps, { ...run, ...latest(error), status: 'failed', finishedAt: new Date().toISOString(), error: readable }, leaseId);
       logger.warn('postgres sync failed', { runId, code: readable.code, reason: readable.message });
       return 'failed';
     }
@@ -181,7 +181,7 @@ export async function runPostgresSync(
         error instanceof SourceInterruptedError
           ? { code: 'connection_lost', message: `the connection to the database was lost ${failures} times during the run (last: ${error.message}); the watermark did not move` }
           : { code: 'sync_failed', message: `the run failed ${failures} times on an internal error; the watermark did not move` };
-      await finish(deps, { ...run, ...latest(error), status: 'failed', finishedAt: new Date().toISOString(), error: failure }, undefined);
+      await finishFailed(deps, { ...run, ...latest(error), status: 'failed', finishedAt: new Date().toISOString(), error: failure }, undefined);
       return 'failed';
     }
     throw error;
@@ -190,7 +190,8 @@ export async function runPostgresSync(
   }
 }
 
-async function finish(deps: PostgresSyncDependencies, run: SyncRun, leaseId: string | undefined) {
+/** Ends a run as failed (its record says why) and counts it for the failed-runs alarm. */
+async function finishFailed(deps: PostgresSyncDependencies, run: SyncRun, leaseId: string | undefined) {
   await deps.integrations.finishRun(run, leaseId);
   recordSyncRun('postgres', 'failed', Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt));
 }
