@@ -419,9 +419,9 @@ export const apiRoutes = {
     method: 'DELETE',
     path: '/integrations/{kind}',
     auth: true,
-    summary: 'Remove the settings, the secret and the schedule',
+    summary: 'Remove the settings, the secret and the schedule (idempotent)',
     params: kindParams,
-    responses: { 204: { description: 'Deleted' }, ...integrationErrors },
+    responses: { 204: { description: 'Deleted, or there was nothing to delete' }, ...errors },
   }),
   startIntegrationRun: defineRoute({
     operationId: 'startIntegrationRun',

@@ -144,7 +144,8 @@ describe('settings', () => {
     expect(await getSchedule(`${tenant}-postgres`)).toMatchObject({ name: 'ResourceNotFoundException' });
     expect(await secretsClient.send(new GetSecretValueCommand({ SecretId: `roster/${tenant}/postgres` })).catch((error: Error) => error.name)).toBe('ResourceNotFoundException');
     expect((await call(tenant, 'GET', '/integrations/postgres')).status).toBe(404);
-    expect((await call(tenant, 'DELETE', '/integrations/postgres')).status).toBe(404);
+    // DELETE is idempotent.
+    expect((await call(tenant, 'DELETE', '/integrations/postgres')).status).toBe(204);
   });
 
   it.each([
@@ -289,7 +290,8 @@ describe('tenant isolation', () => {
     expect((await call(other, 'GET', '/integrations/postgres/runs')).body).toEqual({ items: [], nextCursor: null });
     expect((await call(other, 'POST', '/integrations/postgres/runs')).status).toBe(404);
     expect((await call(other, 'POST', '/integrations/postgres/preview', { query: 'SELECT email FROM customers' })).status).toBe(400);
-    expect((await call(other, 'DELETE', '/integrations/postgres')).status).toBe(404);
+    // Another tenant's DELETE deletes only its own (nothing): the owner's integration stays.
+    expect((await call(other, 'DELETE', '/integrations/postgres')).status).toBe(204);
     expect(await allUsers(other)).toEqual([]);
     expect((await call(owner, 'GET', '/integrations/postgres')).status).toBe(200);
   });

@@ -152,7 +152,8 @@ const cases: Record<string, Case> = {
     expect((await call(other, 'GET', '/integrations/{kind}', { params: { kind: 'postgres' } })).status).toBe(404);
   },
   deleteIntegration: async (other) => {
-    expect((await call(other, 'DELETE', '/integrations/{kind}', { params: { kind: 'postgres' } })).status).toBe(404);
+    // Idempotent and tenant-bound: B deletes only its own (nothing); A's is checked below.
+    expect((await call(other, 'DELETE', '/integrations/{kind}', { params: { kind: 'postgres' } })).status).toBe(204);
   },
   startIntegrationRun: async (other) => {
     expect((await call(other, 'POST', '/integrations/{kind}/runs', { params: { kind: 'postgres' } })).status).toBe(404);

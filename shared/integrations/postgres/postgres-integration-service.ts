@@ -94,10 +94,11 @@ export async function getIntegration(deps: IntegrationServiceDependencies, tenan
   return describeIntegration(deps, item.settings, item.lastRunId ? await deps.integrations.getRun(tenantId, kind, item.lastRunId) : undefined);
 }
 
-/** Removes the schedule first (so it cannot fire into a half-deleted integration), then the secret, then the settings. */
+/**
+ * Removes the schedule first (so it cannot fire into a half-deleted integration), then the
+ * secret, then the settings. Idempotent: deleting what is not there is a 204 too (API.md).
+ */
 export async function deleteIntegration(deps: IntegrationServiceDependencies, tenantId: string, kind: IntegrationKind) {
-  const item = await deps.integrations.get(tenantId, kind);
-  if (!item) throw new NotFoundError(`no ${kind} integration is configured`);
   await deps.scheduler.delete(syncScheduleName(tenantId, kind));
   await deps.secrets.delete(integrationSecretName(tenantId, kind));
   await deps.integrations.delete(tenantId, kind);
