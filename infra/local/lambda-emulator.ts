@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { Context } from 'aws-lambda';
 import { lambdaContext } from './lambda-context.js';
@@ -23,11 +25,37 @@ export const LAMBDA_RETRY_DELAYS_MS = [60_000, 120_000];
 export class LocalLambda {
   private readonly functions = new Map<string, LocalFunctionSpec>();
   private readonly running = new Set<Promise<unknown>>();
+  /** Asynchronous invocations not finished yet, by ID (kept in `journalFile` when one is given). */
+  private readonly pending = new Map<string, { name: string; event: unknown; attempt: number }>();
 
   constructor(
     private readonly log: (message: string) => void,
     private readonly retryDelaysMs: readonly number[] = LAMBDA_RETRY_DELAYS_MS,
+    /**
+     * Where unfinished asynchronous invocations are written, so that a local stack killed in
+     * the middle of one runs it again when it starts (`resumePending`), as Lambda retries an
+     * invocation whose sandbox died.
+     */
+    private readonly journalFile?: string,
   ) {}
+
+  /** Runs again, as retries, the asynchronous invocations a previous process left unfinished. */
+  resumePending(): number {
+    if (!this.journalFile || !existsSync(this.journalFile)) return 0;
+    const entries = JSON.parse(readFileSync(this.journalFile, 'utf8')) as Array<{ id: string; name: string; event: unknown; attempt: number }>;
+    for (const entry of entries) {
+      this.log(`${entry.name}: resuming an invocation the previous process did not finish (attempt ${entry.attempt + 1})`);
+      this.start(entry.name, entry.event, entry.attempt + 1, entry.id);
+    }
+    return entries.length;
+  }
+
+  private persist(): void {
+    if (!this.journalFile) return;
+    const entries = [...this.pending].map(([id, entry]) => ({ id, ...entry }));
+    writeFileSync(`${this.journalFile}.tmp`, JSON.stringify(entries));
+    renameSync(`${this.journalFile}.tmp`, this.journalFile);
+  }
 
   register(name: string, spec: LocalFunctionSpec): void {
     this.functions.set(name, spec);
@@ -39,17 +67,29 @@ export class LocalLambda {
    * it: a busy lease, a dropped connection); then the event is given up, as to a DLQ.
    */
   invokeAsync(name: string, event: unknown): boolean {
+    if (!this.functions.has(name)) return false;
+    this.start(name, event, 1, randomUUID());
+    return true;
+  }
+
+  private start(name: string, event: unknown, firstAttempt: number, id: string): void {
     const fn = this.functions.get(name);
-    if (!fn) return false;
+    if (!fn) {
+      this.log(`${name}: no such local function; the invocation is dropped`);
+      return;
+    }
     const attempts = (fn.retryAttempts ?? 2) + 1;
+    if (firstAttempt > attempts) this.log(`${name}: the previous process died in the last attempt; the event is dropped, as Lambda would send it to the dead-letter queue`);
     const run = (async () => {
-      for (let attempt = 1; attempt <= attempts; attempt += 1) {
+      for (let attempt = firstAttempt; attempt <= attempts; attempt += 1) {
+        this.pending.set(id, { name, event, attempt });
+        this.persist();
         try {
           await fn.handler(event, lambdaContext(name, fn.timeoutMs));
           return;
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
-          if (attempt === attempts) {
+          if (attempt >= attempts) {
             this.log(`${name} failed: ${message} (attempt ${attempt} of ${attempts}; the event is dropped, as Lambda would send it to the dead-letter queue)`);
             return;
           }
@@ -58,9 +98,12 @@ export class LocalLambda {
           await new Promise((resolve) => setTimeout(resolve, delay).unref());
         }
       }
-    })().finally(() => this.running.delete(run));
+    })().finally(() => {
+      this.running.delete(run);
+      this.pending.delete(id);
+      this.persist();
+    });
     this.running.add(run);
-    return true;
   }
 
   async idle(): Promise<void> {

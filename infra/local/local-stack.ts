@@ -8,7 +8,7 @@ import { allApiRoutes } from '../../shared/http/api-contract.js';
 import { localTableName } from '../../shared/storage/table-definitions.js';
 import { startApiGatewayEmulator } from './api-gateway-emulator.js';
 import { startDynamoDbLocal } from './dynamodb-local.js';
-import { LocalLambda } from './lambda-emulator.js';
+import { LAMBDA_RETRY_DELAYS_MS, LocalLambda } from './lambda-emulator.js';
 import { freePort } from './free-port.js';
 import { LOCAL_BUCKET, LOCAL_FUNCTIONS, LOCAL_REGION, LOCAL_SCHEDULE_GROUP, localCredentials, localSyncEnvironment, localTables, sdkEnvironment, writeEndpoints, type LocalEndpoints } from './local-settings.js';
 import { ensureBucket, ensureTables } from './provision.js';
@@ -49,7 +49,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     stops.push(dynamo.stop);
 
     // The functions, invocable by name through the local Lambda Invoke endpoint.
-    const lambda = new LocalLambda(log);
+    // Unfinished asynchronous invocations survive a kill of this process and run again at the next start.
+    const lambda = new LocalLambda(log, LAMBDA_RETRY_DELAYS_MS, join(options.dataDir, 'lambda-pending.json'));
     const functions = await lambda.listen(host);
     stops.push(() => closeServer(functions.server));
 
@@ -110,6 +111,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     lambda.register(LOCAL_FUNCTIONS.csvImport, { handler: (event, context) => csvImport(event as never, context), timeoutMs: 15 * 60_000, retryAttempts: 2 });
     lambda.register(LOCAL_FUNCTIONS.export, { handler: (event, context) => exportJob(event, context), timeoutMs: 15 * 60_000, retryAttempts: 2 });
     lambda.register(LOCAL_FUNCTIONS.postgresSync, { handler: (event, context) => postgresSync(event, context), timeoutMs: 15 * 60_000, retryAttempts: 2 });
+
+    lambda.resumePending();
 
     const gateway = await startApiGatewayEmulator({
       host,

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalLambda } from '../../infra/local/lambda-emulator.js';
 
@@ -30,5 +33,29 @@ describe('local Lambda asynchronous retries', () => {
       ]),
     );
     expect(logged.filter((line) => line.startsWith('flaky') && line.includes('dropped'))).toEqual([]);
+  });
+
+  it('keeps unfinished invocations in its journal, and a new process resumes them as the next attempt', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'roster-lambda-journal-'));
+    const journal = join(directory, 'pending.json');
+    try {
+      // The first process starts an invocation that never finishes (it is killed).
+      const first = new LocalLambda(() => undefined, [5], journal);
+      first.register('importer', { timeoutMs: 1000, handler: () => new Promise(() => undefined) });
+      first.invokeAsync('importer', { importId: 'imp_1' });
+      expect(JSON.parse(readFileSync(journal, 'utf8'))).toEqual([{ id: expect.any(String), name: 'importer', event: { importId: 'imp_1' }, attempt: 1 }]);
+
+      const logged: string[] = [];
+      const second = new LocalLambda((message) => logged.push(message), [5], journal);
+      const seen: unknown[] = [];
+      second.register('importer', { timeoutMs: 1000, handler: async (event) => void seen.push(event) });
+      expect(second.resumePending()).toBe(1);
+      await second.idle();
+      expect(seen).toEqual([{ importId: 'imp_1' }]);
+      expect(logged).toEqual(['importer: resuming an invocation the previous process did not finish (attempt 2)']);
+      expect(JSON.parse(readFileSync(journal, 'utf8'))).toEqual([]);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
