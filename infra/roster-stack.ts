@@ -219,6 +219,7 @@ export class RosterStack extends Stack {
         USERS_TABLE: users.tableName,
         EVENTS_TABLE: events.tableName,
         DATA_BUCKET: bucket.bucketName,
+        IMPORT_LEASE_SECONDS: '120',
       },
       memorySize: 1769,
       timeout: Duration.minutes(15),

@@ -2,13 +2,14 @@ import { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { Context, S3Event } from 'aws-lambda';
 import { lambdaClient } from '../../shared/aws/clients.js';
 import { csvImportEnvironment, loadEnvironment } from '../../shared/config/function-environments.js';
-import { runCsvImport, type ContinuationRequest, type ImportRunResult } from '../../shared/imports/csv-import-run.js';
+import { defaultImportRunSettings, runCsvImport, type ContinuationRequest, type ImportRunResult } from '../../shared/imports/csv-import-run.js';
 import { decodeS3EventKey, parseUploadKey, type UploadKey } from '../../shared/imports/upload-key.js';
 import { logger } from '../../shared/logging/logger.js';
 import { flushMetrics } from '../../shared/observability/metrics.js';
 import { blobStore, importStore, propertyRegistry, userStore } from '../../shared/wiring/stores.js';
 
 const env = loadEnvironment(csvImportEnvironment);
+const settings = { ...defaultImportRunSettings, leaseMs: env.IMPORT_LEASE_SECONDS * 1000 };
 const dependencies = {
   imports: importStore(env),
   users: userStore(env),
@@ -56,7 +57,7 @@ export async function handleImportEvent(event: S3Event | ContinuationRequest, co
   };
   const run = (trigger: Parameters<typeof runCsvImport>[1]) => {
     logger.appendKeys({ tenantId: trigger.tenantId });
-    return runCsvImport({ ...dependencies, continueLater }, trigger, () => context.getRemainingTimeInMillis()).finally(() =>
+    return runCsvImport({ ...dependencies, continueLater }, trigger, () => context.getRemainingTimeInMillis(), settings).finally(() =>
       logger.removeKeys(['tenantId']),
     );
   };

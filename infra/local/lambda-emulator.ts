@@ -81,6 +81,11 @@ export class LocalLambda {
     const attempts = (fn.retryAttempts ?? 2) + 1;
     if (firstAttempt > attempts) this.log(`${name}: the previous process died in the last attempt; the event is dropped, as Lambda would send it to the dead-letter queue`);
     const run = (async () => {
+      if (firstAttempt > 1) {
+        // A resumed invocation is a retry of one that died: Lambda waits before retrying it too.
+        this.pending.set(id, { name, event, attempt: firstAttempt - 1 });
+        await this.retryDelay(firstAttempt - 1);
+      }
       for (let attempt = firstAttempt; attempt <= attempts; attempt += 1) {
         this.pending.set(id, { name, event, attempt });
         this.persist();
@@ -93,9 +98,8 @@ export class LocalLambda {
             this.log(`${name} failed: ${message} (attempt ${attempt} of ${attempts}; the event is dropped, as Lambda would send it to the dead-letter queue)`);
             return;
           }
-          const delay = this.retryDelaysMs[Math.min(attempt - 1, this.retryDelaysMs.length - 1)] ?? 0;
-          this.log(`${name} failed: ${message} (attempt ${attempt} of ${attempts}; retrying in ${Math.round(delay / 1000)} s)`);
-          await new Promise((resolve) => setTimeout(resolve, delay).unref());
+          this.log(`${name} failed: ${message} (attempt ${attempt} of ${attempts}; retrying in ${Math.round(this.delayAfter(attempt) / 1000)} s)`);
+          await this.retryDelay(attempt);
         }
       }
     })().finally(() => {
@@ -104,6 +108,14 @@ export class LocalLambda {
       this.persist();
     });
     this.running.add(run);
+  }
+
+  private delayAfter(attempt: number): number {
+    return this.retryDelaysMs[Math.min(attempt - 1, this.retryDelaysMs.length - 1)] ?? 0;
+  }
+
+  private retryDelay(attempt: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, this.delayAfter(attempt)).unref());
   }
 
   async idle(): Promise<void> {

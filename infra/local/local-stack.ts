@@ -50,7 +50,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
 
     // The functions, invocable by name through the local Lambda Invoke endpoint.
     // Unfinished asynchronous invocations survive a kill of this process and run again at the next start.
-    const lambda = new LocalLambda(log, LAMBDA_RETRY_DELAYS_MS, join(options.dataDir, 'lambda-pending.json'));
+    const lambda = new LocalLambda(log, localRetryDelays(), join(options.dataDir, 'lambda-pending.json'));
     const functions = await lambda.listen(host);
     stops.push(() => closeServer(functions.server));
 
@@ -141,6 +141,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     await stop();
     throw error;
   }
+}
+
+/** Lambda's retry delays, or `ROSTER_LOCAL_RETRY_DELAYS_MS` (comma-separated ms) to try failures faster locally. */
+function localRetryDelays(): number[] {
+  const given = process.env.ROSTER_LOCAL_RETRY_DELAYS_MS?.split(',').map((value) => Number(value.trim()));
+  return given && given.length > 0 && given.every((value) => Number.isInteger(value) && value >= 0) ? given : LAMBDA_RETRY_DELAYS_MS;
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -43,6 +43,11 @@ export const csvImportEnvironment = z.object({
   USERS_TABLE: tableName,
   EVENTS_TABLE: tableName,
   DATA_BUCKET: bucketName,
+  /**
+   * How long an import's lease outlives its last save: after a crash, the retry that comes
+   * later than this resumes the import. Lambda retries after ~1 and ~3 minutes, so 120 s.
+   */
+  IMPORT_LEASE_SECONDS: z.coerce.number().int().min(5).max(900).default(120),
 });
 
 export const exportEnvironment = z.object({
