@@ -14,8 +14,9 @@ const dependencies = {
   secrets: secretStore(),
   users: userStore(env),
   registry: propertyRegistry(env),
-  // A run's cursor may FETCH for a while on a big sort; the run's own time budget bounds it too.
-  sessionLimits: { ...defaultSessionLimits, allowPrivateHosts: env.ROSTER_ALLOW_PRIVATE_HOSTS, statementTimeoutMs: 5 * 60_000 },
+  // The first FETCH waits for the server to sort the whole result (tens of millions of rows
+  // take minutes): 10 of the function's 15 minutes; a continuation re-sorts only what is left.
+  sessionLimits: { ...defaultSessionLimits, allowPrivateHosts: env.ROSTER_ALLOW_PRIVATE_HOSTS, statementTimeoutMs: 10 * 60_000 },
 };
 
 const TENANT_ID = /^[a-z0-9-]{3,40}$/;
