@@ -42,7 +42,12 @@ export interface TableDefinition {
  *   pk = `APIKEY#<sha256(key)>`, sk = `APIKEY`            the authorizer's lookup: hash → tenant
  *   pk = `TENANTS`, sk = `TENANT#<tenantId>`              the operator's tenant list (a handful of items)
  *   pk = `TENANT#<tenantId>#PROPERTIES`, sk = `<name>`    the property registry
- * `expiresAt` (TTL) removes short-lived items such as OAuth states.
+ *   pk = `TENANT#<tenantId>#INTEGRATIONS`, sk = `<kind>`  an integration's settings (no secrets), watermark and run lock
+ *   pk = `TENANT#<tenantId>#RUNS#<kind>`, sk = `<runId>`  run history, newest last by ID (kept 90 days)
+ *   pk = `TENANT#<tenantId>#RATE`, sk = `<group>#<minute>` the per-tenant rate-limit counters (kept an hour)
+ * Each tenant's integration and run items are one partition per tenant and kind: a run
+ * writes there a few times a minute at most, far below one partition's limits.
+ * `expiresAt` (TTL) removes short-lived items such as run records, counters and OAuth states.
  */
 export const controlTable: TableDefinition = {
   id: 'Control',
