@@ -398,7 +398,13 @@ export const apiRoutes = {
     responses: {
       200: {
         description: 'Columns and rows',
-        schema: z.object({ columns: z.array(z.object({ name: z.string(), type: z.string() })), rows: z.array(z.record(z.string(), z.unknown())) }),
+        schema: z.object({
+          columns: z.array(z.object({ name: z.string(), type: z.string() })),
+          rows: z.array(z.record(z.string(), z.unknown())),
+          incremental: z
+            .enum(['variable', 'updated_at', 'full'])
+            .describe('How runs read it: the query filters on $LAST_SYNC_TIMESTAMP, Roster filters on its updated_at column, or every run reads every row'),
+        }),
       },
       422: { description: "PostgreSQL refused the query or the connection: its message (never the password)", schema: errorBodySchema },
       ...rateLimited,

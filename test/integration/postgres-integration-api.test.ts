@@ -219,7 +219,13 @@ describe('preview', () => {
     expect((await call(tenant, 'POST', '/integrations/postgres/preview', { query: 'SELECT 1 AS email' })).status).toBe(400);
     await call(tenant, 'PUT', '/integrations/postgres', settings());
     const saved = await call(tenant, 'POST', '/integrations/postgres/preview', { query: 'SELECT email FROM customers WHERE id <= 2 ORDER BY id' });
-    expect(saved).toEqual({ status: 200, body: { columns: [{ name: 'email', type: 'text' }], rows: [{ email: 'c1@example.com' }, { email: 'c2@example.com' }] } });
+    expect(saved).toEqual({ status: 200, body: { columns: [{ name: 'email', type: 'text' }], rows: [{ email: 'c1@example.com' }, { email: 'c2@example.com' }], incremental: 'full' } });
+    // The preview says how runs will read the query.
+    const byColumn = await call(tenant, 'POST', '/integrations/postgres/preview', { query: 'SELECT email, updated_at FROM customers' });
+    expect(byColumn.body.incremental).toBe('updated_at');
+    const byVariable = await call(tenant, 'POST', '/integrations/postgres/preview', { query: 'SELECT email FROM customers WHERE updated_at >= $LAST_SYNC_TIMESTAMP' });
+    expect(byVariable.body).toMatchObject({ incremental: 'variable' });
+    expect(byVariable.body.rows).toHaveLength(10);
     const missing = await call(tenant, 'POST', '/integrations/postgres/preview', { query: 'SELECT nope FROM customers' });
     expect(missing).toMatchObject({ status: 422, body: { error: { code: 'query_failed', message: 'PostgreSQL: column "nope" does not exist' } } });
     const wrong = 'Totally-Wrong-Pw-9';

@@ -405,6 +405,26 @@ describe('long runs and concurrency', () => {
     expect(await allUsers(tenant)).toHaveLength(1000);
   }, 120_000);
 
+  it('statement_timeout bounds the whole cursor of an invocation: a read that outlives it fails the run readably, and no timer outlives the run', async () => {
+    const db = await tenantDatabase(`CREATE TABLE t (email text); INSERT INTO t SELECT 'slow' || g || '@example.com' FROM generate_series(1, 400) g;`);
+    const tenant = uniqueTenant('pg');
+    await configure(secrets.store, tenant, { connectionUrl: db.url, query: 'SELECT email FROM t', enabled: true });
+    const slow = Object.assign(Object.create(users) as typeof users, {
+      write: async (...args: Parameters<typeof users.write>) => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return users.write(...args);
+      },
+    });
+    const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+    const before = timers();
+    // 20 batches written at 100 ms each: the portal lives ~2 s, beyond a 500 ms statement_timeout.
+    const { run } = await syncNow(secrets.store, tenant, { settings: { batchSize: 20 }, sessionLimits: { statementTimeoutMs: 500, clientGraceMs: 0 }, users: slow });
+    expect(run).toMatchObject({ status: 'failed', error: { code: 'query_failed', message: 'PostgreSQL: canceling statement due to statement timeout' } });
+    // Nothing of the session is left armed (pg would keep a client-wide query_timeout timer for a cursor forever).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(timers()).toBeLessThanOrEqual(before);
+  }, 60_000);
+
   it('refuses a second run while one runs (the scheduled trigger is ignored as busy), and lets a lapsed run be replaced', async () => {
     const db = await tenantDatabase(`CREATE TABLE t (email text); INSERT INTO t VALUES ('a@example.com');`);
     const tenant = uniqueTenant('pg');

@@ -46,6 +46,8 @@ export interface SyncOptions {
   remainingMs?: () => number;
   openSession?: PostgresSyncDependencies['openSession'];
   trigger?: 'manual' | 'schedule';
+  sessionLimits?: Partial<PostgresSyncDependencies['sessionLimits']>;
+  users?: PostgresSyncDependencies['users'];
 }
 
 /** Starts a run (as "run now" does), runs it and its continuations to the end; returns the run record and each invocation's result. */
@@ -64,9 +66,9 @@ export async function drive(secrets: SecretsManagerSecretStore, first: PostgresS
   const deps: PostgresSyncDependencies = {
     integrations,
     secrets,
-    users,
+    users: options.users ?? users,
     registry,
-    sessionLimits: { ...defaultSessionLimits, allowPrivateHosts: true },
+    sessionLimits: { ...defaultSessionLimits, allowPrivateHosts: true, ...options.sessionLimits },
     continueLater: async (invocation) => {
       queue.push(invocation);
     },

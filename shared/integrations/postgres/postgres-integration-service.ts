@@ -16,7 +16,7 @@ import {
   type PostgresSettings,
   type PutPostgresSettings,
 } from './postgres-settings.js';
-import { newSyncRun, type PostgresSyncInvocation } from './postgres-sync-run.js';
+import { incrementalMode, newSyncRun, type PostgresSyncInvocation } from './postgres-sync-run.js';
 import { checkQuery } from './query-guard.js';
 import { PostgresConnectionError, PostgresQueryError, ReadOnlySession, type SessionLimits } from './read-only-session.js';
 
@@ -128,6 +128,7 @@ export async function previewPostgres(deps: IntegrationServiceDependencies, tena
     return {
       columns: columns.map((column) => ({ name: column.name, type: column.type })),
       rows: rows.map((row) => Object.fromEntries(columns.map((column, index) => [column.name, row[index] ?? null]))),
+      incremental: incrementalMode(checked.usesLastSync, columns),
     };
   });
 }

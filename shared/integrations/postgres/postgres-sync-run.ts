@@ -226,6 +226,17 @@ interface ReadPlan {
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const TIMESTAMP_TYPES = new Set(['timestamp with time zone', 'timestamp without time zone', 'date']);
 
+/**
+ * How a run reads this query: `variable` (the query filters on `$LAST_SYNC_TIMESTAMP`),
+ * `updated_at` (Roster filters on the result's date/time `updated_at` column), or `full`
+ * (every run reads every row). The preview shows it, so the choice is never a surprise.
+ */
+export function incrementalMode(usesLastSync: boolean, columns: Pick<ColumnInfo, 'name' | 'type'>[]): 'variable' | 'updated_at' | 'full' {
+  if (usesLastSync) return 'variable';
+  const updatedAt = columns.find((column) => column.name.toLowerCase() === 'updated_at');
+  return updatedAt && TIMESTAMP_TYPES.has(updatedAt.type) ? 'updated_at' : 'full';
+}
+
 class PostgresSyncRun {
   private lastSave = Date.now();
   private checkpoint!: SyncCheckpoint;
@@ -298,7 +309,7 @@ class PostgresSyncRun {
     }
     const updatedIndex = names.findIndex((name) => name.toLowerCase() === 'updated_at');
     const updatedAtIndex = updatedIndex >= 0 ? updatedIndex : undefined;
-    const filterOnUpdatedAt = !usesLastSync && updatedAtIndex !== undefined && TIMESTAMP_TYPES.has(columns[updatedAtIndex]!.type);
+    const filterOnUpdatedAt = incrementalMode(usesLastSync, columns) === 'updated_at';
 
     const known = await this.deps.registry.types(this.run.tenantId);
     const suggested = new Map(plan.properties.map((column) => [column.property, propertyTypeOf(columns[column.index]!.oid, columns[column.index]!.isArray)]));
@@ -310,7 +321,7 @@ class PostgresSyncRun {
     const ref = (index: number) => `roster_source.${quote(names[index]!)}`;
     const keyExpressions = [...(idIndex !== undefined ? [idIndex] : []), plan.emailIndex].map((index) => `(COALESCE(${ref(index)}::text, '') COLLATE "C")`);
     const conditions: string[] = [];
-    if (filterOnUpdatedAt) conditions.push(`(${ref(updatedAtIndex)} >= $1::timestamptz OR ${ref(updatedAtIndex)} IS NULL)`);
+    if (filterOnUpdatedAt && updatedAtIndex !== undefined) conditions.push(`(${ref(updatedAtIndex)} >= $1::timestamptz OR ${ref(updatedAtIndex)} IS NULL)`);
     const resume = this.checkpoint.resume;
     if (resume) {
       const placeholders = resume.key.map((value) => {
@@ -350,7 +361,12 @@ class PostgresSyncRun {
           return 'done';
         }
         const outOfTime = this.remainingMs() < this.settings.stopWhenRemainingMs;
-        if (!outOfTime) next = batches.next();
+        if (!outOfTime) {
+          next = batches.next();
+          // The prefetch may fail while this batch is written: mark it handled now (the await
+          // above still sees the error), or Node would count an unhandled rejection and exit.
+          next.catch(() => undefined);
+        }
         const rows = carry.length > 0 ? carry.concat(result.value) : result.value;
         const lastKey = this.keyOf(rows[rows.length - 1]!, read);
         let cut = rows.length;

@@ -76,8 +76,9 @@ export class ReadOnlySession {
         password: parts.password,
         ssl,
         connectionTimeoutMillis: limits.connectTimeoutMs,
-        // The client gives up too, a little after the server's statement_timeout (a black-holed network never answers).
-        query_timeout: limits.statementTimeoutMs + CLIENT_GRACE_MS,
+        // No client-wide query_timeout: pg would arm it for the cursor too and never clear it
+        // (pg-cursor does not call back), failing any run longer than it. Each plain query
+        // gets its own (`timed`), each FETCH `withTimeout`.
         keepAlive: true,
         application_name: 'roster-sync',
       });
@@ -99,9 +100,9 @@ export class ReadOnlySession {
     } catch (error) {
       throw connectionError(error, parts, target);
     }
-    const session = new ReadOnlySession(client, parts.password, limits.statementTimeoutMs + CLIENT_GRACE_MS);
+    const session = new ReadOnlySession(client, parts.password, limits.statementTimeoutMs + (limits.clientGraceMs ?? CLIENT_GRACE_MS));
     try {
-      await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await client.query(timed('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY', limits));
       const settings = [
         `SET LOCAL statement_timeout = ${Math.max(1, Math.floor(limits.statementTimeoutMs))}`,
         `SET LOCAL lock_timeout = ${Math.max(1, Math.floor(limits.lockTimeoutMs))}`,
@@ -111,7 +112,7 @@ export class ReadOnlySession {
         ...(target.schema ? [`SET LOCAL search_path = ${client.escapeIdentifier(target.schema)}`] : []),
       ];
       // Roster's own statements only (numbers and a quoted identifier): never the tenant's SQL.
-      await client.query(settings.join('; '));
+      await client.query(timed(settings.join('; '), limits));
     } catch (error) {
       await session.close();
       throw session.queryError(error);
@@ -121,7 +122,10 @@ export class ReadOnlySession {
 
   /** The server's clock when this transaction (its snapshot) began, ISO UTC: the source of watermarks, so clock skew cannot lose rows. */
   async snapshotStartedAt(): Promise<string> {
-    const { rows } = await this.client.query<{ at: string }>(`SELECT to_char(transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at`);
+    const { rows } = await this.client.query<{ at: string }>({
+      text: `SELECT to_char(transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at`,
+      query_timeout: this.readTimeoutMs,
+    } as pg.QueryConfig);
     return rows[0]!.at;
   }
 
@@ -173,7 +177,7 @@ export class ReadOnlySession {
   /** The tenant's query over the extended protocol only (`queryMode: 'extended'`). */
   private async run(text: string, values: unknown[], arrayOids: ReadonlySet<number> = new Set()) {
     try {
-      return await this.client.query({ text, values, rowMode: 'array', queryMode: 'extended', types: syncTypeParsers(arrayOids) } as pg.QueryArrayConfig);
+      return await this.client.query({ text, values, rowMode: 'array', queryMode: 'extended', types: syncTypeParsers(arrayOids), query_timeout: this.readTimeoutMs } as pg.QueryArrayConfig);
     } catch (error) {
       throw this.queryError(error);
     }
@@ -184,7 +188,8 @@ export class ReadOnlySession {
     const { rows } = await this.client.query<{ oid: number; name: string; category: string }>({
       text: "SELECT oid::int AS oid, format_type(oid, NULL) AS name, typcategory AS category FROM pg_catalog.pg_type WHERE oid = ANY($1::oid[])",
       values: [oids],
-    });
+      query_timeout: this.readTimeoutMs,
+    } as pg.QueryConfig);
     const types = new Map(rows.map((row) => [Number(row.oid), row]));
     return fields.map((field) => ({
       name: field.name,
@@ -203,6 +208,11 @@ export class ReadOnlySession {
     }
     return new PostgresConnectionError('refused', scrub(`the connection to the database failed: ${pgError.message ?? String(error)}`, this.password));
   }
+}
+
+/** A plain query with the client-side timeout (a little after the server's statement_timeout). */
+function timed(text: string, limits: SessionLimits): pg.QueryConfig {
+  return { text, query_timeout: limits.statementTimeoutMs + (limits.clientGraceMs ?? CLIENT_GRACE_MS) } as pg.QueryConfig;
 }
 
 /** A cursor FETCH has no client-side timeout of its own: one that never answers becomes a lost connection. */

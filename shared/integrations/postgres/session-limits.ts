@@ -9,6 +9,8 @@ export interface SessionLimits {
   /** The server ends a session left idle inside the transaction (e.g. a crashed invocation). */
   idleInTransactionMs: number;
   resolve?: Resolver;
+  /** The client waits this much longer than statement_timeout before it gives up on an answer itself. Default 5 s. */
+  clientGraceMs?: number;
 }
 
 export const defaultSessionLimits: SessionLimits = {
