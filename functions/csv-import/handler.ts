@@ -1,6 +1,6 @@
-import { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { Context, S3Event } from 'aws-lambda';
 import { lambdaClient } from '../../shared/aws/clients.js';
+import { lambdaLauncher } from '../../shared/aws/lambda-launcher.js';
 import { csvImportEnvironment, loadEnvironment } from '../../shared/config/function-environments.js';
 import { defaultImportRunSettings, runCsvImport, type ContinuationRequest, type ImportRunResult } from '../../shared/imports/csv-import-run.js';
 import { decodeS3EventKey, parseUploadKey, type UploadKey } from '../../shared/imports/upload-key.js';
@@ -50,11 +50,7 @@ const isContinuation = (event: unknown): event is ContinuationRequest => (event 
  * (sent by this function to itself when it nears its time limit) resumes one.
  */
 export async function handleImportEvent(event: S3Event | ContinuationRequest, context: Context): Promise<ImportRunResult[]> {
-  const continueLater = async (request: ContinuationRequest) => {
-    await lambdaClient().send(
-      new InvokeCommand({ FunctionName: context.functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(request)) }),
-    );
-  };
+  const continueLater = lambdaLauncher<ContinuationRequest>(lambdaClient(), context.functionName);
   const run = (trigger: Parameters<typeof runCsvImport>[1]) => {
     logger.appendKeys({ tenantId: trigger.tenantId });
     return runCsvImport({ ...dependencies, continueLater }, trigger, () => context.getRemainingTimeInMillis(), settings).finally(() =>

@@ -18,6 +18,22 @@ afterAll(async () => {
   await pg?.stop();
 });
 
+/** Runs `action` with stdout and stderr captured (what the function's log would hold). */
+async function captureOutput<T>(action: () => Promise<T>): Promise<{ result: T; written: string }> {
+  const chunks: string[] = [];
+  const spies = [process.stdout, process.stderr].map((stream) =>
+    vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      chunks.push(String(chunk));
+      return true;
+    }),
+  );
+  try {
+    return { result: await action(), written: chunks.join('') };
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+}
+
 /** A fresh database with a read-only role `reader_<n>` (what a tenant should give Roster). */
 async function tenantDatabase(setup: string) {
   const name = `tenant_${(databaseCount += 1)}`;
@@ -254,23 +270,11 @@ describe('failures', () => {
     const tenant = uniqueTenant('pg');
     const wrong = 'Wr0ng-Secret-Value-123';
     await configure(secrets.store, tenant, { connectionUrl: db.url.replace(db.password, wrong), query: 'SELECT * FROM t', enabled: true });
-    const written: string[] = [];
-    const spies = [process.stdout, process.stderr].map((stream) =>
-      vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-        written.push(String(chunk));
-        return true;
-      }),
-    );
-    let run;
-    try {
-      ({ run } = await syncNow(secrets.store, tenant));
-    } finally {
-      for (const spy of spies) spy.mockRestore();
-    }
+    const { result: { run }, written } = await captureOutput(() => syncNow(secrets.store, tenant));
     expect(run).toMatchObject({ status: 'failed', error: { code: 'authentication_failed', message: expect.stringMatching(/password authentication failed/) } });
     expect(JSON.stringify(run)).not.toContain(wrong);
-    expect(written.join('')).toContain('postgres sync failed');
-    expect(written.join('')).not.toContain(wrong);
+    expect(written).toContain('postgres sync failed');
+    expect(written).not.toContain(wrong);
   }, 60_000);
 
   it('a full successful run, logged at DEBUG, writes neither the password nor the connection URL anywhere', async () => {
@@ -280,22 +284,9 @@ describe('failures', () => {
     const { logger } = await import('../../shared/logging/logger.js');
     const level = logger.getLevelName();
     logger.setLogLevel('DEBUG');
-    const written: string[] = [];
-    const spies = [process.stdout, process.stderr].map((stream) =>
-      vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-        written.push(String(chunk));
-        return true;
-      }),
-    );
-    let run;
-    try {
-      ({ run } = await syncNow(secrets.store, tenant));
-    } finally {
-      for (const spy of spies) spy.mockRestore();
-      logger.setLogLevel(level);
-    }
+    const { result: { run }, written } = await captureOutput(() => syncNow(secrets.store, tenant)).finally(() => logger.setLogLevel(level));
     expect(run.status).toBe('succeeded');
-    const logs = written.join('');
+    const logs = written;
     expect(logs).toContain('postgres sync succeeded');
     expect(logs).toContain('"counts"');
     for (const secret of [db.password, encodeURIComponent(db.password), db.url]) expect(logs).not.toContain(secret);

@@ -162,6 +162,7 @@ export async function runPostgresSync(
   }
   logger.appendKeys({ runId });
   try {
+    // The run works on `run` in place, so a failure below records the counts and errors it reached.
     return await new PostgresSyncRun(deps, run, leaseId, settings, remainingMs).execute();
   } catch (error) {
     if (error instanceof LeaseLostError) {
@@ -170,7 +171,7 @@ export async function runPostgresSync(
     }
     const readable = readableFailure(error);
     if (readable) {
-      await finishFailed(deps, { ...run, ...latest(error), status: 'failed', finishedAt: new Date().toISOString(), error: readable }, leaseId);
+      await finishFailed(deps, { ...run, status: 'failed', finishedAt: new Date().toISOString(), error: readable }, leaseId);
       logger.warn('postgres sync failed', { runId, code: readable.code, reason: readable.message });
       return 'failed';
     }
@@ -181,7 +182,7 @@ export async function runPostgresSync(
         error instanceof SourceInterruptedError
           ? { code: 'connection_lost', message: `the connection to the database was lost ${failures} times during the run (last: ${error.message}); the watermark did not move` }
           : { code: 'sync_failed', message: `the run failed ${failures} times on an internal error; the watermark did not move` };
-      await finishFailed(deps, { ...run, ...latest(error), status: 'failed', finishedAt: new Date().toISOString(), error: failure }, undefined);
+      await finishFailed(deps, { ...run, status: 'failed', finishedAt: new Date().toISOString(), error: failure }, undefined);
       return 'failed';
     }
     throw error;
@@ -207,9 +208,6 @@ function readableFailure(error: unknown): { code: string; message: string } | un
   return undefined;
 }
 
-/** Counts and errors reached before a failure (carried on the error by the run). */
-const progress = new WeakMap<object, Pick<SyncRun, 'counts' | 'errors' | 'errorCount'>>();
-const latest = (error: unknown) => (error && typeof error === 'object' ? (progress.get(error) ?? {}) : {});
 
 interface ReadPlan {
   sql: string;
@@ -274,9 +272,6 @@ class PostgresSyncRun {
         logger.info('postgres sync continues in a new invocation', { rowsRead: this.checkpoint.rowsRead });
         return 'continued';
       }
-    } catch (error) {
-      if (error && typeof error === 'object') progress.set(error, { counts: this.run.counts, errors: this.run.errors, errorCount: this.run.errorCount });
-      throw error;
     } finally {
       await session.close();
     }

@@ -159,18 +159,13 @@ export class ReadOnlySession {
       }
     } finally {
       // Closing waits for the server's ReadyForQuery, which a dropped connection never sends.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([cursor.close().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, CURSOR_CLOSE_TIMEOUT_MS)))]);
-      clearTimeout(timer);
+      await settleWithin(cursor.close(), CURSOR_CLOSE_TIMEOUT_MS);
     }
   }
 
   /** ROLLBACK (nothing was written anyway) and disconnect; safe to call twice. */
   async close(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const rollback = this.client.query('ROLLBACK').catch(() => undefined);
-    await Promise.race([rollback, new Promise((resolve) => (timer = setTimeout(resolve, CURSOR_CLOSE_TIMEOUT_MS)))]);
-    clearTimeout(timer);
+    await settleWithin(this.client.query('ROLLBACK'), CURSOR_CLOSE_TIMEOUT_MS);
     await this.client.end().catch(() => undefined);
   }
 
@@ -208,6 +203,13 @@ export class ReadOnlySession {
     }
     return new PostgresConnectionError('refused', scrub(`the connection to the database failed: ${pgError.message ?? String(error)}`, this.password));
   }
+}
+
+/** Waits for `promise` to settle, but no longer than `ms` (its outcome does not matter: cleanup on a maybe-dead connection). */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** A plain query with the client-side timeout (a little after the server's statement_timeout). */
