@@ -9,6 +9,8 @@ import { RosterStack } from './roster-stack.js';
  *   corsOrigins    comma-separated origins allowed by CORS (default `*`)
  *   alarmTopicArn  an SNS topic for alarms (optional)
  *   staticEgress   `true`: syncs connect from one Elastic IP (a VPC with a NAT gateway) tenants can allowlist
+ *   salesforceAppSecretName    the secret of Roster's Salesforce connected app (default `roster/platform/salesforce-app`)
+ *   salesforceAppSecretExists  `true`: that secret exists already and is imported, not created
  *   nag            `false` skips the cdk-nag checks (AwsSolutions, Serverless) that otherwise run on every synth
  * The stack is environment-agnostic (no account or region, no lookups), so `cdk synth`
  * works offline without AWS credentials; `cdk deploy` takes them from the caller's profile.
@@ -29,6 +31,8 @@ const corsOrigins = (context('corsOrigins') ?? '*')
   .filter((origin) => origin.length > 0);
 const alarmTopicArn = context('alarmTopicArn');
 const staticEgress = context('staticEgress') === 'true';
+const salesforceAppSecretName = context('salesforceAppSecretName');
+const salesforceAppSecretExists = context('salesforceAppSecretExists') === 'true';
 
 new RosterStack(app, stackName, {
   stackName,
@@ -37,6 +41,8 @@ new RosterStack(app, stackName, {
   corsOrigins,
   alarmTopicArn,
   staticEgress,
+  salesforceAppSecretName,
+  salesforceAppSecretExists,
 });
 
 // Every synth (and so every deploy) fails on a finding of AWS's rule packs that is not acknowledged in code.

@@ -1,8 +1,9 @@
-import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
@@ -12,6 +13,8 @@ import {
   csvImportEnvironment,
   exportEnvironment,
   postgresSyncEnvironment,
+  salesforceSyncEnvironment,
+  type EnvironmentOf,
 } from '../shared/config/function-environments.js';
 import { allApiRoutes } from '../shared/http/api-contract.js';
 import { HttpApi } from './constructs/http-api.js';
@@ -32,10 +35,24 @@ export interface RosterStackProps extends StackProps {
   csvImportConcurrency?: number;
   /** Reserved concurrency of the PostgreSQL sync (runs of all tenants at once; more wait in Lambda's queue). Default 10. */
   postgresSyncConcurrency?: number;
+  /** Reserved concurrency of the Salesforce sync (runs of all tenants at once). Default 10. */
+  salesforceSyncConcurrency?: number;
   /**
-   * Static egress: the sync function runs in a VPC whose private subnets reach the internet
+   * Name of the platform secret holding Roster's Salesforce connected app, JSON
+   * `{"clientId","clientSecret"}` (one app per deployment; the tenants' tokens are their own
+   * secrets). Default `roster/platform/salesforce-app`. Output `SalesforceAppSecretName`.
+   */
+  salesforceAppSecretName?: string;
+  /**
+   * `true`: the secret `salesforceAppSecretName` exists already (made by hand, shared by the
+   * stages of one account, or retained by a destroyed stack) and is imported. Default: the
+   * stack creates it with empty values (Salesforce is "not configured" until they are filled in).
+   */
+  salesforceAppSecretExists?: boolean;
+  /**
+   * Static egress: the sync functions run in a VPC whose private subnets reach the internet
    * through a NAT gateway with an Elastic IP, so tenants can allowlist one address in their
-   * database firewall (output `SyncEgressIp`). Costs a NAT gateway (~$33/month + data). Default off.
+   * database firewall or their Salesforce org's login IP ranges (output `SyncEgressIp`). Costs a NAT gateway (~$33/month + data). Default off.
    */
   staticEgress?: boolean;
 }
@@ -58,6 +75,10 @@ export class RosterStack extends Stack {
   readonly exportDeadLetterQueue: sqs.Queue;
   readonly postgresSyncFunction: RosterFunction<typeof postgresSyncEnvironment>;
   readonly postgresSyncDeadLetterQueue: sqs.Queue;
+  readonly salesforceSyncFunction: RosterFunction<typeof salesforceSyncEnvironment>;
+  readonly salesforceSyncDeadLetterQueue: sqs.Queue;
+  /** Roster's Salesforce connected app (`{"clientId","clientSecret"}`): created by the stack, or imported. */
+  readonly salesforceAppSecret: secretsmanager.ISecret;
   readonly egressVpc: ec2.Vpc | undefined;
   readonly monitoring: Monitoring;
   readonly stage: string | undefined;
@@ -157,8 +178,46 @@ export class RosterStack extends Stack {
       roles: [this.postgresSyncFunction.role!],
       statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.postgresSyncFunction.functionArn] })],
     });
-    // The schedules' role may invoke the sync function and nothing else.
+    // The schedules' role may invoke the sync functions and nothing else.
     this.scheduling.allowInvoke(this.postgresSyncFunction);
+
+    const salesforceAppSecretName = props.salesforceAppSecretName ?? 'roster/platform/salesforce-app';
+    this.salesforceAppSecret = props.salesforceAppSecretExists
+      ? secretsmanager.Secret.fromSecretNameV2(this, 'SalesforceAppSecret', salesforceAppSecretName)
+      : this.salesforceAppPlaceholderSecret(salesforceAppSecretName);
+    // An imported name has no suffix in its ARN: IAM needs the six characters Secrets Manager appends.
+    const appSecretArn = props.salesforceAppSecretExists ? `${this.salesforceAppSecret.secretArn}-??????` : this.salesforceAppSecret.secretArn;
+
+    this.salesforceSyncDeadLetterQueue = this.deadLetterQueue('SalesforceSyncDeadLetterQueue');
+    this.salesforceSyncFunction = new RosterFunction(this, 'SalesforceSync', {
+      name: 'salesforce-sync',
+      description: "Syncs users with a tenant's Salesforce org",
+      schema: salesforceSyncEnvironment,
+      environment: {
+        CONTROL_TABLE: control.tableName,
+        USERS_TABLE: users.tableName,
+        EVENTS_TABLE: events.tableName,
+        ROSTER_ALLOW_PRIVATE_HOSTS: 'false',
+        SALESFORCE_APP_SECRET_NAME: salesforceAppSecretName,
+      },
+      memorySize: 1024,
+      timeout: Duration.minutes(15),
+      reservedConcurrentExecutions: props.salesforceSyncConcurrency ?? 10,
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: new SqsDestination(this.salesforceSyncDeadLetterQueue),
+      // Orgs may restrict logins to IP ranges: with static egress the sync connects from the one address.
+      ...(this.egressVpc ? { vpc: this.egressVpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } } : {}),
+    });
+    for (const table of [control, users, events]) table.grantReadWriteData(this.salesforceSyncFunction);
+    // Reads the tenant's tokens and stores the new ones when Salesforce rotates the refresh token.
+    grantSecrets(this.salesforceSyncFunction, 'salesforce', ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:DescribeSecret']);
+    grantAppSecret(appSecretArn, this.salesforceSyncFunction);
+    new iam.Policy(this, 'SalesforceSyncContinuation', {
+      roles: [this.salesforceSyncFunction.role!],
+      statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.salesforceSyncFunction.functionArn] })],
+    });
+    this.scheduling.allowInvoke(this.salesforceSyncFunction);
 
     this.apiFunction = new RosterFunction(this, 'Api', {
       name: 'api',
@@ -174,6 +233,9 @@ export class RosterStack extends Stack {
         EXPORT_FUNCTION_NAME: this.exportFunction.functionName,
         POSTGRES_SYNC_FUNCTION_NAME: this.postgresSyncFunction.functionName,
         POSTGRES_SYNC_FUNCTION_ARN: this.postgresSyncFunction.functionArn,
+        SALESFORCE_SYNC_FUNCTION_NAME: this.salesforceSyncFunction.functionName,
+        SALESFORCE_SYNC_FUNCTION_ARN: this.salesforceSyncFunction.functionArn,
+        SALESFORCE_APP_SECRET_NAME: salesforceAppSecretName,
         SCHEDULE_GROUP: this.scheduling.scheduleGroupName,
         SCHEDULER_ROLE_ARN: this.scheduling.role.roleArn,
         SCHEDULER_DLQ_ARN: this.scheduling.deadLetterQueue.queueArn,
@@ -181,13 +243,20 @@ export class RosterStack extends Stack {
       },
       // PUT and preview parse the tenant's SQL with libpg-query (WASM beside the bundle).
       bundledFiles: ['node_modules/libpg-query/wasm/libpg-query.wasm'],
+      // The Salesforce routes' modules (jsforce) load on the first Salesforce request, from their own chunk.
+      lazyChunks: [{ name: 'salesforce', entry: 'shared/integrations/salesforce/salesforce-wiring.ts' }],
       memorySize: 1024,
       timeout: Duration.seconds(29),
       // A preview connects to the tenant's database: through the static egress address too, when it is on.
       ...(this.egressVpc ? { vpc: this.egressVpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } } : {}),
     });
     this.postgresSyncFunction.grantInvoke(this.apiFunction);
-    grantSecrets(this.apiFunction, 'postgres', ['secretsmanager:GetSecretValue', 'secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:DeleteSecret', 'secretsmanager:DescribeSecret']);
+    this.salesforceSyncFunction.grantInvoke(this.apiFunction);
+    const tenantSecretWrites = ['secretsmanager:GetSecretValue', 'secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:DeleteSecret', 'secretsmanager:DescribeSecret'];
+    grantSecrets(this.apiFunction, 'postgres', tenantSecretWrites);
+    // The OAuth callback stores a tenant's Salesforce tokens; DELETE /integrations/salesforce removes them.
+    grantSecrets(this.apiFunction, 'salesforce', tenantSecretWrites);
+    grantAppSecret(appSecretArn, this.apiFunction);
     // The API creates, changes and deletes the tenants' schedules in the stack's group, handing them the scheduler role.
     this.apiFunction.addToRolePolicy(
       new iam.PolicyStatement({
@@ -253,18 +322,27 @@ export class RosterStack extends Stack {
       corsOrigins,
     });
 
+    // The redirect URI the API hands Salesforce, pinned to the output below (no cycle: the
+    // function depends on the API resource only; the API's integration depends on the function).
+    const publicApiUrl: EnvironmentOf<typeof apiEnvironment>['PUBLIC_API_URL'] = this.httpApi.url;
+    this.apiFunction.addEnvironment('PUBLIC_API_URL', publicApiUrl);
+
     this.acknowledgeScopedWildcards(bucket, [users, events]);
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
-      functions: [this.apiFunction, this.authorizerFunction, this.csvImportFunction, this.exportFunction, this.postgresSyncFunction],
+      functions: [this.apiFunction, this.authorizerFunction, this.csvImportFunction, this.exportFunction, this.postgresSyncFunction, this.salesforceSyncFunction],
       deadLetterQueues: [
         { name: 'CsvImportDeadLetterQueue', queue: this.csvImportDeadLetterQueue },
         { name: 'ExportDeadLetterQueue', queue: this.exportDeadLetterQueue },
         { name: 'PostgresSyncDeadLetterQueue', queue: this.postgresSyncDeadLetterQueue },
+        { name: 'SalesforceSyncDeadLetterQueue', queue: this.salesforceSyncDeadLetterQueue },
         { name: 'ScheduleDeadLetterQueue', queue: this.scheduling.deadLetterQueue },
       ],
       httpApi: this.httpApi.api,
-      syncs: [{ integration: 'postgres', fn: this.postgresSyncFunction }],
+      syncs: [
+        { integration: 'postgres', fn: this.postgresSyncFunction },
+        { integration: 'salesforce', fn: this.salesforceSyncFunction },
+      ],
       alarmTopicArn: props.alarmTopicArn,
     });
 
@@ -274,6 +352,14 @@ export class RosterStack extends Stack {
     new CfnOutput(this, 'EventsTableName', { value: events.tableName });
     new CfnOutput(this, 'DataBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.scheduling.scheduleGroupName });
+    new CfnOutput(this, 'SalesforceAppSecretName', {
+      value: salesforceAppSecretName,
+      description: "Secret holding Roster's Salesforce connected app: put {\"clientId\",\"clientSecret\"} in it",
+    });
+    new CfnOutput(this, 'SalesforceCallbackUrl', {
+      value: `${this.httpApi.url}/integrations/salesforce/callback`,
+      description: "The connected app's OAuth callback URL (register it in Salesforce)",
+    });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName, description: 'CloudWatch dashboard of the API, functions, rows and runs' });
     if (egressIp) {
       new CfnOutput(this, 'SyncEgressIp', {
@@ -281,6 +367,27 @@ export class RosterStack extends Stack {
         description: 'The address syncs connect from: allowlist it in the tenant database firewall',
       });
     }
+  }
+
+  /**
+   * The platform secret, created with empty values: the operator fills in the connected app's
+   * consumer key and secret after the first deploy; until then connecting Salesforce is a 422.
+   * Retained on stack deletion (import it again with `salesforceAppSecretExists`).
+   */
+  private salesforceAppPlaceholderSecret(secretName: string): secretsmanager.Secret {
+    const secret = new secretsmanager.Secret(this, 'SalesforceAppSecret', {
+      secretName,
+      description: "Roster's Salesforce connected app: {\"clientId\",\"clientSecret\"} (consumer key and secret)",
+      // A placeholder, not a secret: CloudFormation sets it once; the real values are put by hand.
+      secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ clientId: '', clientSecret: '' })),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledge(
+      secret,
+      'AwsSolutions::AwsSolutions-SMG4',
+      "The consumer key and secret of Roster's Salesforce connected app: issued and rotated in Salesforce (the app's settings), then put here by hand; Secrets Manager cannot rotate them.",
+    );
+    return secret;
   }
 
   /** Where a function's failed asynchronous events go: encrypted, TLS only, kept 14 days. */
@@ -313,18 +420,24 @@ export class RosterStack extends Stack {
         acknowledge(fn, `AwsSolutions::AwsSolutions-IAM5[Action::${action}]`, `${action} comes from Bucket.grantRead on one key prefix (object reads, plus the bucket-level reads that make a missing key a 404 instead of a 403); no write or ACL actions.`);
       }
     }
-    for (const fn of [this.apiFunction, this.csvImportFunction, this.exportFunction, this.postgresSyncFunction]) {
+    for (const fn of [this.apiFunction, this.csvImportFunction, this.exportFunction, this.postgresSyncFunction, this.salesforceSyncFunction]) {
       for (const table of indexedTables) {
         acknowledge(fn, `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn(table)}/index/*]`, 'The indexes of this one table (listing users by shard, events by type and day); no other table.');
       }
     }
     acknowledge(this.apiFunction, `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn(this.exportFunction)}:*]`, 'Lambda.grantInvoke also covers the versions and aliases of this one function (the export function).');
     acknowledge(this.apiFunction, `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn(this.postgresSyncFunction)}:*]`, 'Lambda.grantInvoke also covers the versions and aliases of this one function (the PostgreSQL sync).');
+    acknowledge(this.apiFunction, `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn(this.salesforceSyncFunction)}:*]`, 'Lambda.grantInvoke also covers the versions and aliases of this one function (the Salesforce sync).');
     acknowledge(this.scheduling.role, `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn(this.postgresSyncFunction)}:*]`, 'The schedules may invoke the PostgreSQL sync function (its versions and aliases included) and nothing else.');
-    const secrets = 'arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:roster/*/postgres*';
-    const secretReason = 'One secret per tenant, roster/<tenant>/postgres (plus the random suffix Secrets Manager appends): the tenant segment must be a wildcard, the integration segment is fixed.';
-    acknowledge(this.apiFunction, `AwsSolutions::AwsSolutions-IAM5[Resource::${secrets}]`, secretReason);
-    acknowledge(this.postgresSyncFunction, `AwsSolutions::AwsSolutions-IAM5[Resource::${secrets}]`, secretReason);
+    acknowledge(this.scheduling.role, `AwsSolutions::AwsSolutions-IAM5[Resource::${nagArn(this.salesforceSyncFunction)}:*]`, 'The schedules may invoke the Salesforce sync function (its versions and aliases included) and nothing else.');
+    for (const [kind, fns] of [
+      ['postgres', [this.apiFunction, this.postgresSyncFunction]],
+      ['salesforce', [this.apiFunction, this.salesforceSyncFunction]],
+    ] as const) {
+      const secrets = `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:roster/*/${kind}*`;
+      const secretReason = `One secret per tenant, roster/<tenant>/${kind} (plus the random suffix Secrets Manager appends): the tenant segment must be a wildcard, the integration segment is fixed.`;
+      for (const fn of fns) acknowledge(fn, `AwsSolutions::AwsSolutions-IAM5[Resource::${secrets}]`, secretReason);
+    }
     acknowledge(
       this.apiFunction,
       `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${this.scheduling.scheduleGroupName}/*]`,
@@ -351,6 +464,22 @@ function grantSecrets(fn: RosterFunction, kind: 'postgres' | 'salesforce', actio
     new iam.PolicyStatement({
       actions,
       resources: [stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `roster/*/${kind}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+    }),
+  );
+}
+
+/**
+ * Reading Roster's Salesforce app secret, and nothing more: its default name lies inside the
+ * tenants' `roster/<tenant>/salesforce*` pattern, which the API and the sync may write, so writes to it
+ * are denied explicitly (only an operator changes the app's credentials).
+ */
+function grantAppSecret(secretArn: string, fn: RosterFunction): void {
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretArn] }));
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      effect: iam.Effect.DENY,
+      actions: ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecret', 'secretsmanager:DeleteSecret', 'secretsmanager:CreateSecret'],
+      resources: [secretArn],
     }),
   );
 }

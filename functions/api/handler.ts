@@ -33,11 +33,14 @@ import {
   userStore,
 } from '../../shared/wiring/stores.js';
 import type { ApiEvent, ApiResult } from './api-event.js';
+import type * as SalesforceModule from '../../shared/integrations/salesforce/salesforce-wiring.js';
 import { httpErrorHandler } from './http-error-handler.js';
 import { bindRoute, type RouteReply } from './route-binding.js';
 import type { RateLimitedGroup } from '../../shared/http/tenant-rate-limit.js';
 
 const env = loadEnvironment(apiEnvironment);
+/** A chunk built beside this bundle (`<name>.mjs`), by URL so the bundler leaves it alone. */
+const lazyChunk = (name: string) => new URL(`./${name}.mjs`, import.meta.url).href;
 const properties = propertyStore(env);
 const registry = propertyRegistry(env);
 const imports = { imports: importStore(env), blobs: blobStore(env), maxUploadBytes: env.MAX_UPLOAD_BYTES };
@@ -57,6 +60,12 @@ const integrationDeps: IntegrationServiceDependencies = {
   sessionLimits: { ...defaultSessionLimits, allowPrivateHosts: env.ROSTER_ALLOW_PRIVATE_HOSTS, connectTimeoutMs: 5_000, statementTimeoutMs: 20_000 },
   launch: (invocation: PostgresSyncInvocation) => lambdaLauncher<PostgresSyncInvocation>(lambdaClient(), env.POSTGRES_SYNC_FUNCTION_NAME)(invocation),
 };
+// Salesforce: jsforce loads on the first Salesforce request, not at every cold start.
+// Bundled (ROSTER_BUNDLED is defined at build time), they are a chunk of their own beside the
+// bundle (RosterFunction `lazyChunks`), so the API's bundle and cold start carry no jsforce.
+const salesforce = (): Promise<typeof SalesforceModule> =>
+  process.env.ROSTER_BUNDLED === 'true' ? import(lazyChunk('salesforce')) : import('../../shared/integrations/salesforce/salesforce-wiring.js');
+const salesforceDeps = async () => (await salesforce()).salesforceServiceDependencies(env);
 const rateLimiter = tenantRateLimiter(env);
 /** The expensive routes count against the tenant's per-minute budget before they do anything. */
 const limited =
@@ -68,6 +77,12 @@ const limited =
 // pg and the SQL parser load on the first integration request, not at every cold start.
 const integrations = () => import('../../shared/integrations/postgres/postgres-integration-service.js');
 let openApiDocument: unknown;
+
+/** The OAuth redirect URI (API.md): `<API base URL>/integrations/salesforce/callback`. */
+function callbackUrl(event: ApiEvent): string {
+  const base = env.PUBLIC_API_URL ?? `${event.headers?.['x-forwarded-proto'] ?? 'https'}://${event.requestContext.domainName}`;
+  return `${base.replace(/\/$/, '')}/integrations/salesforce/callback`;
+}
 
 export const routes = [
   bindRoute(apiRoutes.health, async () => ({ status: 200, body: { status: 'ok' } })),
@@ -119,19 +134,55 @@ export const routes = [
       body: await (await integrations()).previewPostgres(integrationDeps, tenantId, body),
     })),
   ),
+  bindRoute(
+    apiRoutes.connectSalesforce,
+    limited('integration-previews', async ({ tenantId, body, event }) => ({
+      status: 200,
+      body: await (await salesforce()).connectSalesforce(await salesforceDeps(), tenantId, body, callbackUrl(event)),
+    })),
+  ),
+  bindRoute(apiRoutes.salesforceCallback, async ({ query }) => {
+    const { completeSalesforceConnect, CallbackRefusedError, callbackPage } = await salesforce();
+    try {
+      const connected = await completeSalesforceConnect(await salesforceDeps(), query);
+      return { status: 200, html: callbackPage({ connected: true, ...connected }) };
+    } catch (error) {
+      if (error instanceof CallbackRefusedError) return { status: 400, html: callbackPage({ connected: false, reason: error.message }) };
+      throw error;
+    }
+  }),
+  bindRoute(apiRoutes.listSalesforceObjects, async ({ tenantId }) => ({
+    status: 200,
+    body: await (await salesforce()).listSalesforceObjects(await salesforceDeps(), tenantId),
+  })),
+  bindRoute(apiRoutes.listSalesforceFields, async ({ tenantId, params }) => ({
+    status: 200,
+    body: await (await salesforce()).describeSalesforceObject(await salesforceDeps(), tenantId, params.name),
+  })),
+  bindRoute(apiRoutes.putSalesforceIntegration, async ({ tenantId, body }) => ({
+    status: 200,
+    body: await (await salesforce()).putSalesforceIntegration(await salesforceDeps(), tenantId, body),
+  })),
   bindRoute(apiRoutes.getIntegration, async ({ tenantId, params }) => ({
     status: 200,
-    body: await (await integrations()).getIntegration(integrationDeps, tenantId, params.kind),
+    body:
+      params.kind === 'salesforce'
+        ? await (await salesforce()).getSalesforceIntegration(await salesforceDeps(), tenantId)
+        : await (await integrations()).getIntegration(integrationDeps, tenantId, params.kind),
   })),
   bindRoute(apiRoutes.deleteIntegration, async ({ tenantId, params }) => {
-    await (await integrations()).deleteIntegration(integrationDeps, tenantId, params.kind);
+    if (params.kind === 'salesforce') await (await salesforce()).deleteSalesforceIntegration(await salesforceDeps(), tenantId);
+    else await (await integrations()).deleteIntegration(integrationDeps, tenantId, params.kind);
     return { status: 204 };
   }),
   bindRoute(
     apiRoutes.startIntegrationRun,
     limited('integration-runs', async ({ tenantId, params }) => ({
       status: 202,
-      body: await (await integrations()).startIntegrationRun(integrationDeps, tenantId, params.kind),
+      body:
+        params.kind === 'salesforce'
+          ? await (await salesforce()).startSalesforceRun(await salesforceDeps(), tenantId)
+          : await (await integrations()).startIntegrationRun(integrationDeps, tenantId, params.kind),
     })),
   ),
   bindRoute(apiRoutes.listIntegrationRuns, async ({ tenantId, params, query }) => ({

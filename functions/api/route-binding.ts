@@ -21,8 +21,19 @@ export interface RouteRequest<Q, B, P> {
 export interface RouteReply {
   status: number;
   body?: unknown;
+  /** An HTML page instead of JSON (the OAuth callback, which a browser shows). */
+  html?: string;
   headers?: Record<string, string>;
 }
+
+/** A page that loads nothing and runs nothing, is never cached, and cannot be framed. */
+const HTML_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+  'cache-control': 'no-store',
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+};
 
 function validate<S extends z.ZodType>(schema: S, value: unknown, location: string): z.infer<S> {
   const parsed = schema.safeParse(value);
@@ -77,6 +88,7 @@ export function bindRoute<Q extends z.ZodType | undefined, B extends z.ZodType |
         body: (spec.body ? validate(spec.body, body, 'body') : undefined) as Parsed<B>,
       };
       const reply = await handle(request);
+      if (reply.html !== undefined) return { statusCode: reply.status, headers: { ...HTML_HEADERS, ...reply.headers }, body: reply.html };
       return {
         statusCode: reply.status,
         headers: { 'content-type': 'application/json', ...reply.headers },

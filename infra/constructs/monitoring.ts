@@ -57,7 +57,7 @@ export class Monitoring extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Rows imported and refused',
-        left: (['csv', 'postgres'] as const).flatMap((source) => [
+        left: (['csv', 'postgres', 'salesforce'] as const).flatMap((source) => [
           this.sourceMetric(source, metricNames.rowsImported, this.serviceOf(source, props)),
           this.sourceMetric(source, metricNames.rowsFailed, this.serviceOf(source, props)),
         ]),
@@ -118,7 +118,7 @@ export class Monitoring extends Construct {
     return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service, source }, statistic: 'Sum', period: FIVE_MINUTES, label: `${source} ${metricName}` });
   }
 
-  private serviceOf(source: 'csv' | 'postgres', props: MonitoringProps): string {
+  private serviceOf(source: 'csv' | 'postgres' | 'salesforce', props: MonitoringProps): string {
     const name = source === 'csv' ? 'csv-import' : (props.syncs.find((sync) => sync.integration === source)?.fn.functionDirName ?? `${source}-sync`);
     return `roster-${name}`;
   }

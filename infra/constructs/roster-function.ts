@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
@@ -28,6 +29,22 @@ export const esmRequireBanner =
 export const esmDirnameBanner =
   "import { fileURLToPath as __rosterFileUrlToPath } from 'node:url'; import { dirname as __rosterDirnameOf } from 'node:path'; const __filename = __rosterFileUrlToPath(import.meta.url); const __dirname = __rosterDirnameOf(__filename);";
 
+/**
+ * jsforce (Salesforce sync and API) reaches `require("punycode")` through node-fetch 2 →
+ * whatwg-url 5 → tr46: Node's built-in copy, deprecated (DEP0040, a warning at every cold start
+ * on Node 22). The userland package of the same code (`punycode/`, with the slash, as newer tr46
+ * spells it) replaces it when it is installed; without it the built-in one still works. jsforce
+ * itself stays bundled (never external): the Lambda runtime has no node_modules.
+ */
+const punycodeAlias = ((): Record<string, string> => {
+  try {
+    createRequire(path.join(repoRoot, 'package.json')).resolve('punycode/');
+    return { '--alias:punycode': 'punycode/' };
+  } catch {
+    return {};
+  }
+})();
+
 /** Props a caller may still tune; everything that makes a Roster function a Roster function is fixed. */
 type TunableProps = Pick<
   NodejsFunctionProps,
@@ -56,6 +73,33 @@ export interface RosterFunctionProps<S extends z.ZodObject> extends TunableProps
   logRetention?: logs.RetentionDays;
   /** Files (paths from the repository root) copied beside the bundle, e.g. a dependency's WASM; enables `esmDirnameBanner`. */
   bundledFiles?: string[];
+  /**
+   * Modules built as chunks of their own beside the bundle (`<name>.mjs`), which the handler
+   * imports on first use (`process.env.ROSTER_BUNDLED`): heavy dependencies one route needs
+   * (jsforce for the API's Salesforce routes) stay out of the bundle every cold start loads.
+   */
+  lazyChunks?: Array<{ name: string; entry: string }>;
+}
+
+/** The esbuild command of a lazy chunk: the same target, format, banner and aliases as the bundle. */
+export function lazyChunkCommand(entry: string, outfile: string): string {
+  const alias = Object.entries(punycodeAlias).map(([flag, value]) => `${flag}=${value}`);
+  return [
+    `"${path.join(repoRoot, 'node_modules', '.bin', 'esbuild')}"`,
+    `"${path.join(repoRoot, entry)}"`,
+    '--bundle',
+    '--platform=node',
+    '--format=esm',
+    '--target=node22',
+    '--main-fields=module,main',
+    '--minify',
+    '--sourcemap',
+    `--banner:js="${esmRequireBanner}"`,
+    '--define:process.env.ROSTER_BUNDLED=\'"true"\'',
+    ...alias,
+    '--log-level=error',
+    `--outfile="${outfile}"`,
+  ].join(' ');
 }
 
 /**
@@ -68,7 +112,7 @@ export class RosterFunction<S extends z.ZodObject = z.ZodObject> extends NodejsF
   readonly functionDirName: string;
 
   constructor(scope: Construct, id: string, props: RosterFunctionProps<S>) {
-    const { name, schema, environment, logRetention, bundledFiles = [], ...tunable } = props;
+    const { name, schema, environment, logRetention, bundledFiles = [], lazyChunks = [], ...tunable } = props;
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
       retention: logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -97,12 +141,17 @@ export class RosterFunction<S extends z.ZodObject = z.ZodObject> extends NodejsF
         target: 'node22',
         mainFields: ['module', 'main'],
         banner: bundledFiles.length > 0 ? `${esmRequireBanner} ${esmDirnameBanner}` : esmRequireBanner,
-        ...(bundledFiles.length > 0
+        // Lets a handler tell, at build time, that it runs as a bundle (lazy chunks beside it).
+        define: { 'process.env.ROSTER_BUNDLED': JSON.stringify('true') },
+        ...(bundledFiles.length > 0 || lazyChunks.length > 0
           ? {
               commandHooks: {
                 beforeBundling: () => [],
                 beforeInstall: () => [],
-                afterBundling: (inputDir: string, outputDir: string) => bundledFiles.map((file) => `cp "${path.join(inputDir, file)}" "${outputDir}"`),
+                afterBundling: (inputDir: string, outputDir: string) => [
+                  ...bundledFiles.map((file) => `cp "${path.join(inputDir, file)}" "${outputDir}"`),
+                  ...lazyChunks.map((chunk) => lazyChunkCommand(chunk.entry, path.join(outputDir, `${chunk.name}.mjs`))),
+                ],
               },
             }
           : {}),
@@ -111,6 +160,7 @@ export class RosterFunction<S extends z.ZodObject = z.ZodObject> extends NodejsF
         // Pin the SDK the code was tested with (the runtime's copy lags, and lacks some lib-* packages).
         bundleAwsSDK: true,
         externalModules: [],
+        esbuildArgs: punycodeAlias,
         forceDockerBundling: false,
       },
     });

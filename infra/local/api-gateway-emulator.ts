@@ -142,6 +142,8 @@ function toEvent(req: IncomingMessage, url: URL, method: string, body: Buffer, r
     if (value === undefined || name === 'cookie') continue;
     headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
   }
+  // API Gateway tells the function the scheme the client used; locally that is plain HTTP.
+  headers['x-forwarded-proto'] ??= 'http';
   const query: Record<string, string> = {};
   for (const [name, value] of url.searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
   const pathParameters = Object.fromEntries(route.names.map((name, index) => [name, decodeURIComponent(values[index]!)]));

@@ -10,11 +10,13 @@ export const LOCAL_BUCKET = 'roster-data';
 /** The schedule group of the local stack (deployed: `<stackName>-syncs`). */
 export const LOCAL_SCHEDULE_GROUP = 'roster-syncs';
 /** Function names of the local stack (its Lambda Invoke endpoint and the scheduler use them). */
-export const LOCAL_FUNCTIONS = { csvImport: 'roster-csv-import', export: 'roster-export', postgresSync: 'roster-postgres-sync' } as const;
+export const LOCAL_FUNCTIONS = { csvImport: 'roster-csv-import', export: 'roster-export', postgresSync: 'roster-postgres-sync', salesforceSync: 'roster-salesforce-sync' } as const;
 /** What the API function needs to start syncs and manage schedules on the local stand-ins (the scheduler invokes by the ARN's function name). */
 export const localSyncEnvironment = {
   POSTGRES_SYNC_FUNCTION_NAME: LOCAL_FUNCTIONS.postgresSync,
   POSTGRES_SYNC_FUNCTION_ARN: `arn:aws:lambda:${LOCAL_REGION}:000000000000:function:${LOCAL_FUNCTIONS.postgresSync}`,
+  SALESFORCE_SYNC_FUNCTION_NAME: LOCAL_FUNCTIONS.salesforceSync,
+  SALESFORCE_SYNC_FUNCTION_ARN: `arn:aws:lambda:${LOCAL_REGION}:000000000000:function:${LOCAL_FUNCTIONS.salesforceSync}`,
   SCHEDULE_GROUP: LOCAL_SCHEDULE_GROUP,
   SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/roster-local-scheduler',
 };

@@ -99,18 +99,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Runni
     dynamoClient.destroy();
     s3Client.destroy();
 
-    const [{ handler: api }, { handler: authorizer }, { handler: csvImport }, { handler: exportJob }, { handler: postgresSync }] = await Promise.all([
+    const [{ handler: api }, { handler: authorizer }, { handler: csvImport }, { handler: exportJob }, { handler: postgresSync }, { handler: salesforceSync }] = await Promise.all([
       import('../../functions/api/handler.js'),
       import('../../functions/authorizer/handler.js'),
       import('../../functions/csv-import/handler.js'),
       import('../../functions/export/handler.js'),
       import('../../functions/postgres-sync/handler.js'),
+      import('../../functions/salesforce-sync/handler.js'),
     ]);
 
     // Retries as the stack's EventInvokeConfig sets them (2), after Lambda's delays.
     lambda.register(LOCAL_FUNCTIONS.csvImport, { handler: (event, context) => csvImport(event as never, context), timeoutMs: 15 * 60_000, retryAttempts: 2 });
     lambda.register(LOCAL_FUNCTIONS.export, { handler: (event, context) => exportJob(event, context), timeoutMs: 15 * 60_000, retryAttempts: 2 });
     lambda.register(LOCAL_FUNCTIONS.postgresSync, { handler: (event, context) => postgresSync(event, context), timeoutMs: 15 * 60_000, retryAttempts: 2 });
+    lambda.register(LOCAL_FUNCTIONS.salesforceSync, { handler: (event, context) => salesforceSync(event, context), timeoutMs: 15 * 60_000, retryAttempts: 2 });
 
     lambda.resumePending();
 

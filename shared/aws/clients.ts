@@ -4,6 +4,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { processSingleton } from '../runtime/process-singleton.js';
 import { DynamoJsonTransport } from './dynamo-json-transport.js';
 
 /**
@@ -12,49 +13,37 @@ import { DynamoJsonTransport } from './dynamo-json-transport.js';
  * `AWS_ENDPOINT_URL_S3`, …), which the local stack and the test harness set to their
  * servers; deployed, they are unset and the SDK talks to AWS.
  */
-let dynamoRaw: DynamoDBClient | undefined;
-let dynamo: DynamoDBDocumentClient | undefined;
-let dynamoBatch: DynamoJsonTransport | undefined;
-let s3: S3Client | undefined;
-let secrets: SecretsManagerClient | undefined;
-let scheduler: SchedulerClient | undefined;
-let lambda: LambdaClient | undefined;
-
+// Kept per process on `globalThis` (processSingleton), so a lazily loaded chunk reuses them too.
 function dynamoClient(): DynamoDBClient {
-  dynamoRaw ??= new DynamoDBClient({ maxAttempts: 8 });
-  return dynamoRaw;
+  return processSingleton('dynamodb', () => new DynamoDBClient({ maxAttempts: 8 }));
 }
 
 /** The lean sender of the hot batch path (see dynamo-json-transport.ts), sharing the client's credentials. */
 export function dynamoBatchTransport(): DynamoJsonTransport {
-  dynamoBatch ??= new DynamoJsonTransport(dynamoClient(), { maxAttempts: 8 });
-  return dynamoBatch;
+  return processSingleton('dynamodb-batch', () => new DynamoJsonTransport(dynamoClient(), { maxAttempts: 8 }));
 }
 
 export function dynamoDocumentClient(): DynamoDBDocumentClient {
-  dynamo ??= DynamoDBDocumentClient.from(dynamoClient(), {
-    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
-  });
-  return dynamo;
+  return processSingleton('dynamodb-document', () =>
+    DynamoDBDocumentClient.from(dynamoClient(), {
+      marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+    }),
+  );
 }
 
 export function s3Client(): S3Client {
   // A local S3 stand-in has no virtual-host DNS, so it needs path-style addressing.
-  s3 ??= new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3) });
-  return s3;
+  return processSingleton('s3', () => new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3) }));
 }
 
 export function secretsManagerClient(): SecretsManagerClient {
-  secrets ??= new SecretsManagerClient({});
-  return secrets;
+  return processSingleton('secrets-manager', () => new SecretsManagerClient({}));
 }
 
 export function schedulerClient(): SchedulerClient {
-  scheduler ??= new SchedulerClient({});
-  return scheduler;
+  return processSingleton('scheduler', () => new SchedulerClient({}));
 }
 
 export function lambdaClient(): LambdaClient {
-  lambda ??= new LambdaClient({});
-  return lambda;
+  return processSingleton('lambda', () => new LambdaClient({}));
 }

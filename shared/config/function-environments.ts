@@ -13,6 +13,16 @@ const arn = z.string().regex(/^arn:[a-z-]+:[a-z0-9-]+:/, 'must be an ARN');
 /** `true` lets integrations reach loopback and private addresses (the local stack); deployed it is `false`. */
 const allowPrivateHosts = z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
 
+/**
+ * Roster's Salesforce connected app: deployed, the platform secret's name (it holds
+ * `{"clientId","clientSecret"}`); locally, the two variables themselves (API.md).
+ */
+const salesforceAppVariables = {
+  SALESFORCE_APP_SECRET_NAME: z.string().min(1).max(512).optional(),
+  SALESFORCE_CLIENT_ID: z.string().min(1).optional(),
+  SALESFORCE_CLIENT_SECRET: z.string().min(1).optional(),
+};
+
 export const authorizerEnvironment = z.object({
   CONTROL_TABLE: tableName,
 });
@@ -36,6 +46,12 @@ export const apiEnvironment = z.object({
   SCHEDULER_ROLE_ARN: arn,
   SCHEDULER_DLQ_ARN: arn.optional(),
   ROSTER_ALLOW_PRIVATE_HOSTS: allowPrivateHosts,
+  /** The Salesforce sync function: "run now" invokes it; the Salesforce schedules target it. */
+  SALESFORCE_SYNC_FUNCTION_NAME: functionName,
+  SALESFORCE_SYNC_FUNCTION_ARN: arn,
+  ...salesforceAppVariables,
+  /** The API's public base URL (for the OAuth redirect URI); absent: the request's own scheme and host. */
+  PUBLIC_API_URL: z.url().optional(),
 });
 
 export const csvImportEnvironment = z.object({
@@ -64,11 +80,20 @@ export const postgresSyncEnvironment = z.object({
   ROSTER_ALLOW_PRIVATE_HOSTS: allowPrivateHosts,
 });
 
+export const salesforceSyncEnvironment = z.object({
+  CONTROL_TABLE: tableName,
+  USERS_TABLE: tableName,
+  EVENTS_TABLE: tableName,
+  ROSTER_ALLOW_PRIVATE_HOSTS: allowPrivateHosts,
+  ...salesforceAppVariables,
+});
+
 export type AuthorizerEnvironment = z.infer<typeof authorizerEnvironment>;
 export type ApiEnvironment = z.infer<typeof apiEnvironment>;
 export type CsvImportEnvironment = z.infer<typeof csvImportEnvironment>;
 export type ExportEnvironment = z.infer<typeof exportEnvironment>;
 export type PostgresSyncEnvironment = z.infer<typeof postgresSyncEnvironment>;
+export type SalesforceSyncEnvironment = z.infer<typeof salesforceSyncEnvironment>;
 
 /** What the stack must provide for a function: the schema's input (defaults may be omitted). */
 export type EnvironmentOf<S extends z.ZodType> = { [K in keyof z.input<S>]: z.input<S>[K] };

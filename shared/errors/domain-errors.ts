@@ -9,14 +9,27 @@ export interface ErrorDetail {
   message: string;
 }
 
+const DOMAIN_ERROR = Symbol.for('roster.domain-error');
+
 export abstract class DomainError extends Error {
   abstract readonly status: number;
   abstract readonly code: string;
   readonly details: ErrorDetail[] | undefined;
+  readonly [DOMAIN_ERROR] = true;
 
   constructor(message: string, details?: ErrorDetail[]) {
     super(message);
     this.details = details;
+  }
+
+  /**
+   * `error instanceof DomainError` holds for a domain error thrown by a lazily loaded chunk
+   * too (its own copy of this class): the HTTP layer maps it to its status, not to a 500.
+   * Subclasses keep the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== DomainError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DOMAIN_ERROR] === true;
   }
 }
 

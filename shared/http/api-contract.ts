@@ -6,6 +6,7 @@ import { validatePropertyName } from '../properties/property-names.js';
 import { propertyTypeSchema } from '../properties/property.js';
 import { defineRoute } from './route-spec.js';
 import { previewPostgresBody, putPostgresSettingsBody } from '../integrations/postgres/postgres-settings.js';
+import { putSalesforceSettingsBody } from '../integrations/salesforce/salesforce-settings.js';
 
 /** Shapes shared by many routes (API.md: error format, lists). */
 export const errorBodySchema = z.object({
@@ -178,6 +179,57 @@ export const postgresIntegrationSchema = z.object({
   nextRunAt: z.string().nullable().describe('The next scheduled firing (the run starts within the 30-minute flexible window after it)'),
   lastRun: syncRunSchema.optional(),
 });
+
+const salesforceRunExtras = {
+  exportCounts: z
+    .object({ users: z.number(), created: z.number(), updated: z.number(), unchanged: z.number(), skipped: z.number(), failed: z.number() })
+    .optional()
+    .describe('Salesforce: the export half of the run (users examined; records created, updated, already up to date, skipped in mode existing, failed)'),
+  apiCalls: z.number().optional().describe('Salesforce: the API requests the run sent'),
+};
+
+export const salesforceIntegrationSchema = z.object({
+  kind: z.literal('salesforce'),
+  connected: z.boolean().describe('true once the OAuth callback stored tokens, until the org refuses them (invalid_grant)'),
+  connection: z
+    .object({
+      orgId: z.string().optional(),
+      instanceUrl: z.string(),
+      loginUrl: z.string(),
+      connectedAt: z.string(),
+      disconnectedAt: z.string().optional(),
+      disconnectedReason: z.string().optional(),
+    })
+    .optional(),
+  import: z
+    .object({ enabled: z.boolean(), object: z.string(), emailField: z.string(), mode: z.enum(['all', 'existing']), fields: z.record(z.string(), z.string()).describe('field → property') })
+    .optional(),
+  export: z.object({ enabled: z.boolean(), userIdField: z.string(), mode: z.enum(['all', 'existing']), mapping: z.record(z.string(), z.string()).describe('property → field') }).optional(),
+  schedule: z.string().optional(),
+  maxApiShare: z.number().optional().describe("A run stops before taking the org past this share of its daily API requests (default 0.5)"),
+  warnings: z.array(z.string()).optional(),
+  enabled: z.boolean(),
+  nextRunAt: z.string().nullable(),
+  lastRun: syncRunSchema.extend(salesforceRunExtras).optional(),
+});
+
+const salesforceFieldSchema = z.object({
+  name: z.string(),
+  label: z.string(),
+  type: z.string(),
+  length: z.number().optional(),
+  updateable: z.boolean(),
+  createable: z.boolean(),
+  externalId: z.boolean(),
+  unique: z.boolean(),
+  nillable: z.boolean().optional(),
+  defaultedOnCreate: z.boolean().optional(),
+});
+
+const salesforceOrgErrors = {
+  404: { description: 'Salesforce is not connected, or the org has no such object', schema: errorBodySchema },
+  422: { description: 'The org refused (disconnected: connect again; or its own error code and message)', schema: errorBodySchema },
+} as const;
 
 const kindParams = z.object({ kind: z.enum(['postgres', 'salesforce']) });
 const integrationErrors = { 404: { description: 'No such integration is configured', schema: errorBodySchema }, ...errors } as const;
@@ -411,6 +463,68 @@ export const apiRoutes = {
       ...errors,
     },
   }),
+  connectSalesforce: defineRoute({
+    operationId: 'connectSalesforce',
+    method: 'POST',
+    path: '/integrations/salesforce/connect',
+    auth: true,
+    throttle: expensiveRouteThrottle,
+    summary: 'Start connecting a Salesforce org: the authorize URL (OAuth 2.0 web-server flow with PKCE; its state is single-use and expires in 10 minutes)',
+    body: z.object({ loginUrl: z.string().max(200).optional().describe('https://login.salesforce.com (default), https://test.salesforce.com, or a My Domain URL') }).strict().optional(),
+    maxBodyBytes: 4 * 1024,
+    responses: {
+      200: { description: 'Open authorizeUrl in the admin\'s browser', schema: z.object({ authorizeUrl: z.string(), expiresAt: z.string() }) },
+      422: { description: 'No Salesforce connected app is configured on this Roster', schema: errorBodySchema },
+      ...errors,
+    },
+  }),
+  salesforceCallback: defineRoute({
+    operationId: 'salesforceCallback',
+    method: 'GET',
+    path: '/integrations/salesforce/callback',
+    auth: false,
+    summary: "Salesforce's OAuth redirect (no API key: the state binds it to the tenant). An HTML page says whether the org is connected",
+    query: z.object({ code: z.string().max(2048).optional(), state: z.string().max(200).optional(), error: z.string().max(200).optional(), error_description: z.string().max(2048).optional() }),
+    responses: { 200: { description: 'HTML: connected' }, 400: { description: 'HTML: a missing, expired, replayed or forged state, or a refused code; nothing stored' } },
+  }),
+  listSalesforceObjects: defineRoute({
+    operationId: 'listSalesforceObjects',
+    method: 'GET',
+    path: '/integrations/salesforce/objects',
+    auth: true,
+    summary: "The org's queryable objects, for choosing the import's object",
+    responses: {
+      200: {
+        description: 'Objects',
+        schema: listOf(z.object({ name: z.string(), label: z.string(), custom: z.boolean(), queryable: z.boolean(), createable: z.boolean(), updateable: z.boolean() })),
+      },
+      ...salesforceOrgErrors,
+      ...errors,
+    },
+  }),
+  listSalesforceFields: defineRoute({
+    operationId: 'listSalesforceFields',
+    method: 'GET',
+    path: '/integrations/salesforce/objects/{name}/fields',
+    auth: true,
+    summary: "An object's fields (name, label, type, updateable, createable, externalId, unique), for choosing fields and the export's userIdField",
+    params: z.object({ name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,79}$/, 'must be a Salesforce API name') }),
+    responses: { 200: { description: 'Fields', schema: listOf(salesforceFieldSchema).extend({ object: z.string(), label: z.string() }) }, ...salesforceOrgErrors, ...errors },
+  }),
+  putSalesforceIntegration: defineRoute({
+    operationId: 'putSalesforceIntegration',
+    method: 'PUT',
+    path: '/integrations/salesforce',
+    auth: true,
+    summary: 'Save the Salesforce sync (checked against the org): import object, email field, fields, mode; export userIdField, mapping, mode; schedule; maxApiShare',
+    body: putSalesforceSettingsBody,
+    maxBodyBytes: 256 * 1024,
+    responses: {
+      200: { description: 'The saved settings (with warnings, e.g. a userIdField that is not External ID + Unique)', schema: salesforceIntegrationSchema },
+      ...salesforceOrgErrors,
+      ...errors,
+    },
+  }),
   getIntegration: defineRoute({
     operationId: 'getIntegration',
     method: 'GET',
@@ -418,7 +532,7 @@ export const apiRoutes = {
     auth: true,
     summary: 'The saved settings, masked, with `connected` and `nextRunAt`',
     params: kindParams,
-    responses: { 200: { description: 'The integration', schema: postgresIntegrationSchema }, ...integrationErrors },
+    responses: { 200: { description: 'The integration', schema: z.union([postgresIntegrationSchema, salesforceIntegrationSchema]) }, ...integrationErrors },
   }),
   deleteIntegration: defineRoute({
     operationId: 'deleteIntegration',
@@ -452,7 +566,7 @@ export const apiRoutes = {
     summary: 'Run history, newest first (kept 90 days)',
     params: kindParams,
     query: listQuerySchema,
-    responses: { 200: { description: 'A page of runs', schema: listOf(syncRunSchema) }, ...errors },
+    responses: { 200: { description: 'A page of runs', schema: listOf(syncRunSchema.extend(salesforceRunExtras)) }, ...errors },
   }),
 };
 

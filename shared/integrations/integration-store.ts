@@ -2,7 +2,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, setExpression } from '../aws/conditional-writes.js';
 import { decodeCursor, encodeCursor } from '../pagination/cursor.js';
-import type { IntegrationKind, SyncRun } from './sync-run.js';
+import type { IntegrationKind, SyncCheckpoint, SyncRun } from './sync-run.js';
 
 /**
  * Integrations and their runs in the control table:
@@ -25,8 +25,18 @@ export interface IntegrationItem<S = Record<string, unknown>> {
   activeRunId?: string;
   activeLeaseId?: string;
   activeLeaseExpiresAt?: number;
+  /** Salesforce: the org the OAuth callback connected (no tokens: those are in Secrets Manager); `disconnected` once the org refused them. */
+  connection?: IntegrationConnection;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface IntegrationConnection {
+  orgId?: string;
+  instanceUrl: string;
+  loginUrl: string;
+  connectedAt: string;
+  disconnected?: { at: string; reason: string };
 }
 
 const integrationKey = (tenantId: string, kind: IntegrationKind) => ({ pk: `TENANT#${tenantId}#INTEGRATIONS`, sk: kind });
@@ -41,20 +51,24 @@ export interface IntegrationStore {
   /** Saves the settings; `resetWatermark` drops the watermark and bumps the version. */
   saveSettings<S>(tenantId: string, kind: IntegrationKind, settings: S, options: { resetWatermark: boolean; now: string }): Promise<IntegrationItem<S>>;
   delete(tenantId: string, kind: IntegrationKind): Promise<boolean>;
+  /** Records a fresh connection (creating the item when no settings exist yet); `resetWatermark` when it is another org. */
+  saveConnection(tenantId: string, kind: IntegrationKind, connection: IntegrationConnection, options: { resetWatermark: boolean; now: string }): Promise<void>;
+  /** Marks the connection refused by the source (GET shows `connected: false` until the next connect). */
+  markDisconnected(tenantId: string, kind: IntegrationKind, reason: string, now: string): Promise<void>;
   /** Takes the run lock (free, or held by a run whose lease lapsed) and writes the new run, atomically. */
-  startRun(run: SyncRun, leaseMs: number, now: Date): Promise<StartRunResult>;
+  startRun(run: SyncRun<unknown>, leaseMs: number, now: Date): Promise<StartRunResult>;
   /** The invocation that works on `runId` takes its lease (fresh, handed over, or lapsed). */
-  claimRun(tenantId: string, kind: IntegrationKind, runId: string, claim: { leaseId: string; continuing?: string; leaseMs: number; now: Date }): Promise<SyncRun | undefined>;
+  claimRun<C = SyncCheckpoint>(tenantId: string, kind: IntegrationKind, runId: string, claim: { leaseId: string; continuing?: string; leaseMs: number; now: Date }): Promise<SyncRun<C> | undefined>;
   /** Saves progress (counts, errors, checkpoint) and renews the lease; false when the lease is lost. */
-  saveProgress(run: SyncRun, leaseId: string, leaseUntil: number): Promise<boolean>;
+  saveProgress(run: SyncRun<unknown>, leaseId: string, leaseUntil: number): Promise<boolean>;
   /** Ends the run, frees the lock and, on success, moves the watermark (when the settings have not changed since). */
-  finishRun(run: SyncRun, leaseId: string | undefined, watermark?: string): Promise<boolean>;
+  finishRun(run: SyncRun<unknown>, leaseId: string | undefined, watermark?: string): Promise<boolean>;
   /** Counts a failed attempt and lets the lease lapse so Lambda's retry can take over at once. */
   recordFailure(tenantId: string, kind: IntegrationKind, runId: string, leaseId: string): Promise<number | undefined>;
-  getRun(tenantId: string, kind: IntegrationKind, runId: string): Promise<SyncRun | undefined>;
+  getRun<C = SyncCheckpoint>(tenantId: string, kind: IntegrationKind, runId: string): Promise<SyncRun<C> | undefined>;
   listRuns(tenantId: string, kind: IntegrationKind, limit: number, cursor?: string): Promise<{ items: SyncRun[]; nextCursor: string | null }>;
   /** Marks a run failed that never got going (its invocation could not be sent) and frees the lock. */
-  abandonRun(run: SyncRun, error: { code: string; message: string }): Promise<void>;
+  abandonRun(run: SyncRun<unknown>, error: { code: string; message: string }): Promise<void>;
 }
 
 export class DynamoIntegrationStore implements IntegrationStore {
@@ -88,7 +102,38 @@ export class DynamoIntegrationStore implements IntegrationStore {
     return Attributes !== undefined;
   }
 
-  async startRun(run: SyncRun, leaseMs: number, now: Date): Promise<StartRunResult> {
+  async saveConnection(tenantId: string, kind: IntegrationKind, connection: IntegrationConnection, options: { resetWatermark: boolean; now: string }): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: integrationKey(tenantId, kind),
+        UpdateExpression:
+          'SET #connection = :connection, tenantId = :tenant, kind = :kind, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)' +
+          (options.resetWatermark ? ' ADD configVersion :one REMOVE watermark' : ', configVersion = if_not_exists(configVersion, :one)'),
+        ExpressionAttributeNames: { '#connection': 'connection' },
+        ExpressionAttributeValues: { ':connection': connection, ':tenant': tenantId, ':kind': kind, ':now': options.now, ':one': 1 },
+      }),
+    );
+  }
+
+  async markDisconnected(tenantId: string, kind: IntegrationKind, reason: string, now: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: integrationKey(tenantId, kind),
+          UpdateExpression: 'SET #connection.disconnected = :disconnected',
+          ConditionExpression: 'attribute_exists(#connection)',
+          ExpressionAttributeNames: { '#connection': 'connection' },
+          ExpressionAttributeValues: { ':disconnected': { at: now, reason } },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async startRun(run: SyncRun<unknown>, leaseMs: number, now: Date): Promise<StartRunResult> {
     const current = await this.get(run.tenantId, run.kind);
     if (!current) return { started: false, reason: 'missing' };
     const stale = current.activeRunId && (current.activeLeaseExpiresAt ?? 0) < now.getTime() ? current.activeRunId : undefined;
@@ -133,7 +178,7 @@ export class DynamoIntegrationStore implements IntegrationStore {
     return { started: true, ...(stale ? { interrupted: stale } : {}) };
   }
 
-  async claimRun(tenantId: string, kind: IntegrationKind, runId: string, claim: { leaseId: string; continuing?: string; leaseMs: number; now: Date }): Promise<SyncRun | undefined> {
+  async claimRun<C = SyncCheckpoint>(tenantId: string, kind: IntegrationKind, runId: string, claim: { leaseId: string; continuing?: string; leaseMs: number; now: Date }): Promise<SyncRun<C> | undefined> {
     try {
       await this.client.send(
         new UpdateCommand({
@@ -154,21 +199,23 @@ export class DynamoIntegrationStore implements IntegrationStore {
       if (isConditionFailure(error)) return undefined;
       throw error;
     }
-    const run = await this.getRun(tenantId, kind, runId);
+    const run = await this.getRun<C>(tenantId, kind, runId);
     return run?.status === 'running' ? run : undefined;
   }
 
-  async saveProgress(run: SyncRun, leaseId: string, leaseUntil: number): Promise<boolean> {
+  async saveProgress(run: SyncRun<unknown>, leaseId: string, leaseUntil: number): Promise<boolean> {
     return this.transact(run, leaseId, 'SET activeLeaseExpiresAt = :until', { ':until': leaseUntil }, {
       counts: run.counts,
       errors: run.errors,
       errorCount: run.errorCount,
       checkpoint: run.checkpoint,
       invocations: run.invocations,
+      exportCounts: run.exportCounts,
+      apiCalls: run.apiCalls,
     });
   }
 
-  async finishRun(run: SyncRun, leaseId: string | undefined, watermark?: string): Promise<boolean> {
+  async finishRun(run: SyncRun<unknown>, leaseId: string | undefined, watermark?: string): Promise<boolean> {
     let moveWatermark = false;
     if (watermark) moveWatermark = (await this.get(run.tenantId, run.kind))?.configVersion === run.configVersion;
     return this.transact(
@@ -176,7 +223,17 @@ export class DynamoIntegrationStore implements IntegrationStore {
       leaseId,
       `REMOVE activeRunId, activeLeaseId, activeLeaseExpiresAt${moveWatermark ? ' SET watermark = :watermark' : ''}`,
       moveWatermark ? { ':watermark': watermark } : {},
-      { status: run.status, finishedAt: run.finishedAt, counts: run.counts, errors: run.errors, errorCount: run.errorCount, error: run.error, invocations: run.invocations },
+      {
+        status: run.status,
+        finishedAt: run.finishedAt,
+        counts: run.counts,
+        errors: run.errors,
+        errorCount: run.errorCount,
+        error: run.error,
+        invocations: run.invocations,
+        exportCounts: run.exportCounts,
+        apiCalls: run.apiCalls,
+      },
     );
   }
 
@@ -208,9 +265,9 @@ export class DynamoIntegrationStore implements IntegrationStore {
     }
   }
 
-  async getRun(tenantId: string, kind: IntegrationKind, runId: string): Promise<SyncRun | undefined> {
+  async getRun<C = SyncCheckpoint>(tenantId: string, kind: IntegrationKind, runId: string): Promise<SyncRun<C> | undefined> {
     const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: runKey(tenantId, kind, runId), ConsistentRead: true }));
-    return Item ? (strip(Item) as unknown as SyncRun) : undefined;
+    return Item ? (strip(Item) as unknown as SyncRun<C>) : undefined;
   }
 
   async listRuns(tenantId: string, kind: IntegrationKind, limit: number, cursor?: string): Promise<{ items: SyncRun[]; nextCursor: string | null }> {
@@ -231,7 +288,7 @@ export class DynamoIntegrationStore implements IntegrationStore {
   }
 
   /** A change to the run and the lock item together, conditional on the lease (no lease: on the run still running). */
-  private async transact(run: SyncRun, leaseId: string | undefined, lockUpdate: string, lockValues: Record<string, unknown>, runValues: Record<string, unknown>): Promise<boolean> {
+  private async transact(run: SyncRun<unknown>, leaseId: string | undefined, lockUpdate: string, lockValues: Record<string, unknown>, runValues: Record<string, unknown>): Promise<boolean> {
     const set = setExpression(runValues);
     try {
       await this.client.send(
@@ -286,7 +343,7 @@ export class DynamoIntegrationStore implements IntegrationStore {
   }
 
   /** Marks a run failed that never got going (e.g. its invocation could not be sent); frees the lock. */
-  async abandonRun(run: SyncRun, error: { code: string; message: string }): Promise<void> {
+  async abandonRun(run: SyncRun<unknown>, error: { code: string; message: string }): Promise<void> {
     await this.finishRun({ ...run, status: 'failed', finishedAt: new Date().toISOString(), error }, undefined);
   }
 }

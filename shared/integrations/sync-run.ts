@@ -25,7 +25,7 @@ export interface SyncCheckpoint {
   rowsRead: number;
 }
 
-export interface SyncRun {
+export interface SyncRun<C = SyncCheckpoint> {
   runId: string;
   tenantId: string;
   kind: IntegrationKind;
@@ -39,9 +39,24 @@ export interface SyncRun {
   error?: { code: string; message: string };
   /** The settings version this run started with (a PUT that changes the query bumps it). */
   configVersion: number;
-  checkpoint?: SyncCheckpoint;
+  checkpoint?: C;
   invocations: number;
+  /** Salesforce: what the export half of the run did (its own counts), and the API requests the run sent. */
+  exportCounts?: ExportCounts;
+  apiCalls?: number;
 }
+
+/** The export half of a Salesforce run: users examined, records created / updated in the org, unchanged, skipped (mode `existing`), failed. */
+export interface ExportCounts {
+  users: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  skipped: number;
+  failed: number;
+}
+
+export const emptyExportCounts = (): ExportCounts => ({ users: 0, created: 0, updated: 0, unchanged: 0, skipped: 0, failed: 0 });
 
 export const emptyRunCounts = (): SyncRunCounts => ({ rows: 0, created: 0, updated: 0, unchanged: 0, skipped: 0, failed: 0, nullUpdatedAt: 0 });
 
@@ -50,8 +65,25 @@ export function newRunId(now: Date, random: string): string {
   return `run_${now.getTime().toString(36).padStart(9, '0')}${random}`;
 }
 
+/** A fresh run record (the API's "run now" and a firing schedule both start one). */
+export function newRun(kind: IntegrationKind, tenantId: string, trigger: RunTrigger, configVersion: number, now: Date, random: string): SyncRun<never> {
+  return {
+    runId: newRunId(now, random),
+    tenantId,
+    kind,
+    trigger,
+    status: 'running',
+    startedAt: now.toISOString(),
+    counts: emptyRunCounts(),
+    errors: [],
+    errorCount: 0,
+    configVersion,
+    invocations: 0,
+  };
+}
+
 /** What the API shows of a run (no checkpoint, no internals). */
-export function publicRun(run: SyncRun) {
+export function publicRun(run: SyncRun<unknown>) {
   return {
     runId: run.runId,
     trigger: run.trigger,
@@ -62,5 +94,7 @@ export function publicRun(run: SyncRun) {
     ...(run.errors.length > 0 ? { errors: run.errors } : {}),
     errorCount: run.errorCount,
     ...(run.error ? { error: run.error } : {}),
+    ...(run.exportCounts ? { exportCounts: run.exportCounts } : {}),
+    ...(run.apiCalls !== undefined ? { apiCalls: run.apiCalls } : {}),
   };
 }

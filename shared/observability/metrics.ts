@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { processSingleton } from '../runtime/process-singleton.js';
 
 /**
  * The one metrics buffer of the process (Powertools, CloudWatch embedded metric format in
@@ -8,7 +9,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
  */
 export const METRICS_NAMESPACE = 'Roster';
 
-export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'roster' });
+export const metrics = processSingleton('metrics', () => new Metrics({ namespace: METRICS_NAMESPACE, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'roster' }));
 
 /** Names the dashboards and alarms use (infra/constructs/monitoring.ts). */
 export const metricNames = {

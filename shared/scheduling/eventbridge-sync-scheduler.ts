@@ -40,7 +40,7 @@ export class EventBridgeSyncScheduler implements SyncScheduler {
       State: 'ENABLED',
       Description: 'Roster sync',
       Target: {
-        Arn: this.target.functionArn,
+        Arn: spec.targetArn ?? this.target.functionArn,
         RoleArn: this.target.roleArn,
         Input: JSON.stringify(spec.input),
         RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },

@@ -6,6 +6,8 @@ export interface SyncScheduleSpec {
   expression: string;
   /** What the sync function receives when the schedule fires. */
   input: Record<string, unknown>;
+  /** The function the schedule invokes when it is not the scheduler's default one (the PostgreSQL sync). */
+  targetArn?: string;
 }
 
 export interface SyncScheduler {

@@ -1,5 +1,9 @@
 import { dynamoBatchTransport, dynamoDocumentClient, s3Client, schedulerClient, secretsManagerClient } from '../aws/clients.js';
 import { DynamoIntegrationStore } from '../integrations/integration-store.js';
+import { DynamoOAuthStateStore } from '../integrations/salesforce/oauth-state-store.js';
+import { environmentSalesforceApp, secretSalesforceApp } from '../integrations/salesforce/salesforce-app.js';
+import type { SalesforceOAuth } from '../integrations/salesforce/salesforce-oauth.js';
+import { DynamoRefreshLease, TokenKeeper } from '../integrations/salesforce/salesforce-tokens.js';
 import { TenantRateLimiter } from '../http/tenant-rate-limit.js';
 import { EventBridgeSyncScheduler } from '../scheduling/eventbridge-sync-scheduler.js';
 import { SecretsManagerSecretStore } from '../secrets/secrets-manager-secret-store.js';
@@ -51,5 +55,23 @@ export const syncScheduler = (env: { SCHEDULE_GROUP: string; POSTGRES_SYNC_FUNCT
     roleArn: env.SCHEDULER_ROLE_ARN,
     deadLetterArn: env.SCHEDULER_DLQ_ARN,
   });
+
+export const oauthStateStore = (env: Tables) => new DynamoOAuthStateStore(dynamoDocumentClient(), env.CONTROL_TABLE);
+
+/** The connected app's credentials: the platform secret when one is named (deployed), else the local variables. */
+export const salesforceApp = (env: { SALESFORCE_APP_SECRET_NAME?: string; SALESFORCE_CLIENT_ID?: string; SALESFORCE_CLIENT_SECRET?: string }) =>
+  env.SALESFORCE_APP_SECRET_NAME ? secretSalesforceApp(secretStore(), env.SALESFORCE_APP_SECRET_NAME) : environmentSalesforceApp(env);
+
+/** A tenant's token keeper: refreshes serialised by a lease in the control table, an `invalid_grant` marks the integration disconnected. */
+export const salesforceTokens = (env: Tables, oauth: SalesforceOAuth) => {
+  const integrations = integrationStore(env);
+  const lease = new DynamoRefreshLease(dynamoDocumentClient(), env.CONTROL_TABLE);
+  const secrets = secretStore();
+  return (tenantId: string) =>
+    new TokenKeeper(
+      { secrets, lease, refresher: oauth, markDisconnected: (reason) => integrations.markDisconnected(tenantId, 'salesforce', reason, new Date().toISOString()) },
+      tenantId,
+    );
+};
 
 export const tenantRateLimiter = (env: Tables) => new TenantRateLimiter(dynamoDocumentClient(), env.CONTROL_TABLE);

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { csvBench } from './csv-bench.js';
 import { postgresBench } from './postgres-bench.js';
+import { salesforceBench } from './salesforce-bench.js';
 import { coldStartBench } from './cold-start-bench.js';
 import { eventsBench, exportsBench } from './exports-events-bench.js';
 import { BenchReport } from './report.js';
@@ -15,7 +16,7 @@ const groups: Record<string, ((report: BenchReport) => Promise<void>) | undefine
   exports: exportsBench,
   events: eventsBench,
   postgres: postgresBench,
-  salesforce: undefined,
+  salesforce: salesforceBench,
   'cold-start': coldStartBench,
 };
 

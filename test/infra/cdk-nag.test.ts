@@ -32,6 +32,7 @@ describe('cdk-nag', () => {
   it.each([
     ['the default stack', {}],
     ['the stack with static egress', { staticEgress: true }],
+    ['the stack importing an existing Salesforce app secret', { salesforceAppSecretExists: true }],
   ])('%s has no unacknowledged AwsSolutions or Serverless finding', (_name, props) => {
     const { error } = synthWithNag(props as RosterStackProps);
     // On failure the message lists each finding with the ID to acknowledge.

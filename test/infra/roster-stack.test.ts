@@ -12,7 +12,7 @@ import { RosterStack } from '../../infra/roster-stack.js';
 import {
   apiEnvironment,
   authorizerEnvironment,
-  csvImportEnvironment, exportEnvironment, postgresSyncEnvironment,
+  csvImportEnvironment, exportEnvironment, postgresSyncEnvironment, salesforceSyncEnvironment,
 } from '../../shared/config/function-environments.js';
 import { allApiRoutes } from '../../shared/http/api-contract.js';
 import { routeKey } from '../../shared/http/route-spec.js';
@@ -53,6 +53,7 @@ function ourFunctions() {
     { fn: stack.csvImportFunction, schema: csvImportEnvironment as z.ZodObject, name: 'csv-import' },
     { fn: stack.exportFunction, schema: exportEnvironment as z.ZodObject, name: 'export' },
     { fn: stack.postgresSyncFunction, schema: postgresSyncEnvironment as z.ZodObject, name: 'postgres-sync' },
+    { fn: stack.salesforceSyncFunction, schema: salesforceSyncEnvironment as z.ZodObject, name: 'salesforce-sync' },
   ];
 }
 
@@ -278,7 +279,7 @@ describe('HTTP API', () => {
   it('throttles the expensive routes tighter than the stage, and creates the stage after those routes', () => {
     const [stageId, stage] = Object.entries(resourcesOf('AWS::ApiGatewayV2::Stage'))[0]!;
     const expensive = allApiRoutes.filter((route) => route.throttle);
-    expect(expensive.map((route) => route.operationId).sort()).toEqual(['createExport', 'createImport', 'previewPostgres', 'startIntegrationRun']);
+    expect(expensive.map((route) => route.operationId).sort()).toEqual(['connectSalesforce', 'createExport', 'createImport', 'previewPostgres', 'startIntegrationRun']);
     expect(Object.keys(stage.Properties.RouteSettings).sort()).toEqual(expensive.map((route) => routeKey(route)).sort());
     for (const route of expensive) {
       const settings = stage.Properties.RouteSettings[routeKey(route)];
@@ -294,12 +295,12 @@ describe('HTTP API', () => {
 });
 
 describe('Lambda functions', () => {
-  it('the stack has exactly our five functions besides CDK’s bucket-notification helper', () => {
+  it('the stack has exactly our six functions besides CDK’s bucket-notification helper', () => {
     const functions = Object.keys(resourcesOf('AWS::Lambda::Function')).filter((id) => !id.startsWith('BucketNotificationsHandler'));
     expect(functions.sort()).toEqual(ourFunctions().map(({ fn }) => logicalId(fn)).sort());
   });
 
-  it.each(['api', 'authorizer', 'csv-import', 'export', 'postgres-sync'])('%s: Node.js 22 on arm64, JSON logs into a retained-days log group, traced', (name) => {
+  it.each(['api', 'authorizer', 'csv-import', 'export', 'postgres-sync', 'salesforce-sync'])('%s: Node.js 22 on arm64, JSON logs into a retained-days log group, traced', (name) => {
     const { fn } = ourFunctions().find((entry) => entry.name === name)!;
     const props = resourcesOf('AWS::Lambda::Function')[logicalId(fn)]!.Properties;
     expect(props.Runtime).toBe('nodejs22.x');
@@ -313,10 +314,14 @@ describe('Lambda functions', () => {
     expect(props.Environment.Variables.POWERTOOLS_SERVICE_NAME).toEqual(expect.any(String));
   });
 
-  it.each(['api', 'authorizer', 'csv-import', 'export', 'postgres-sync'])('%s: its environment has every variable of its schema', (name) => {
+  /** Variables only the local stack sets: deployed, the Salesforce app's credentials come from the platform secret. */
+  const localOnly = new Set(['SALESFORCE_CLIENT_ID', 'SALESFORCE_CLIENT_SECRET']);
+
+  it.each(['api', 'authorizer', 'csv-import', 'export', 'postgres-sync', 'salesforce-sync'])('%s: its environment has every variable of its schema (but the local-only ones)', (name) => {
     const { fn, schema } = ourFunctions().find((entry) => entry.name === name)!;
     const variables = resourcesOf('AWS::Lambda::Function')[logicalId(fn)]!.Properties.Environment.Variables;
-    const required = Object.keys(schema.shape);
+    const required = Object.keys(schema.shape).filter((key) => !localOnly.has(key));
+    for (const key of localOnly) expect(variables[key], `${key}`).toBeUndefined();
     expect(required.length).toBeGreaterThan(0);
     expect(Object.keys(variables)).toEqual(expect.arrayContaining(required));
   });
@@ -336,7 +341,7 @@ describe('Lambda functions', () => {
     const bundles = readdirSync(app.outdir)
       .filter((entry) => entry.startsWith('asset.') && existsSync(path.join(app.outdir, entry, 'index.mjs')))
       .map((entry) => path.join(app.outdir, entry));
-    expect(bundles).toHaveLength(5);
+    expect(bundles).toHaveLength(6);
     for (const dir of bundles) {
       expect(readFileSync(path.join(dir, 'index.mjs'), 'utf8').slice(0, 300)).toMatch(/createRequire.*import\.meta\.url/);
       expect(existsSync(path.join(dir, 'index.mjs.map'))).toBe(true);
@@ -347,12 +352,36 @@ describe('Lambda functions', () => {
     for (const dir of withParser) expect(readFileSync(path.join(dir, 'index.mjs'), 'utf8').slice(0, 600)).toMatch(/const __dirname = /);
   });
 
-  it('keeps the API bundle within 1 MB and every other within 3 MB (cold starts; the bench times them)', () => {
+  const bundleOf = (fn: RosterFunction) => {
+    const key = resourcesOf('AWS::Lambda::Function')[logicalId(fn)]!.Properties.Code.S3Key as string;
+    return path.join(app.outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs');
+  };
+
+  it('keeps the API bundle within 1 MB and every other bundle within 3 MB (cold starts; the bench times them)', () => {
     for (const { fn, name } of ourFunctions()) {
-      const key = resourcesOf('AWS::Lambda::Function')[logicalId(fn)]!.Properties.Code.S3Key as string;
-      const size = statSync(path.join(app.outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs')).size;
-      expect(size, `${name} bundle`).toBeLessThanOrEqual((name === 'api' ? 1 : 3) * 1024 * 1024);
+      expect(statSync(bundleOf(fn)).size, `${name} bundle`).toBeLessThanOrEqual((fn === stack.apiFunction ? 1 : 3) * 1024 * 1024);
     }
+  });
+
+  it("builds the API's Salesforce modules as a chunk of their own: jsforce is not in the bundle a cold start loads", () => {
+    const api = readFileSync(bundleOf(stack.apiFunction), 'utf8');
+    expect(api).not.toContain('jsforce_state');
+    expect(api).toContain('salesforce');
+    const chunk = path.join(path.dirname(bundleOf(stack.apiFunction)), 'salesforce.mjs');
+    expect(readFileSync(chunk, 'utf8').slice(0, 300)).toMatch(/createRequire.*import\.meta\.url/);
+    expect(existsSync(`${chunk}.map`)).toBe(true);
+  });
+
+  it('bundles jsforce into the functions that use it, with the userland punycode instead of the deprecated built-in', () => {
+    const apiChunk = path.join(path.dirname(bundleOf(stack.apiFunction)), 'salesforce.mjs');
+    for (const file of [bundleOf(stack.salesforceSyncFunction), apiChunk]) {
+      const code = readFileSync(file, 'utf8');
+      // Nothing of jsforce is left to a node_modules the Lambda runtime does not have.
+      expect(code).not.toMatch(/from\s*"jsforce"|require\("jsforce"\)/);
+      expect(code).toContain('jsforce_state');
+      expect(code).not.toContain('("punycode")');
+    }
+    expect(readFileSync(bundleOf(stack.postgresSyncFunction), 'utf8')).not.toContain('jsforce_state');
   });
 
   it('postgres-sync: 15 min, 1024 MB, reserved concurrency, async retries twice for up to 6 h, then an encrypted DLQ', () => {
@@ -370,6 +399,44 @@ describe('Lambda functions', () => {
     expect(resourcesOf('AWS::SQS::Queue')[logicalId(stack.postgresSyncDeadLetterQueue)]?.Properties.SqsManagedSseEnabled).toBe(true);
   });
 
+  it('salesforce-sync: 15 min, 1024 MB, reserved concurrency, async retries twice for up to 6 h, then an encrypted DLQ', () => {
+    const props = resourcesOf('AWS::Lambda::Function')[logicalId(stack.salesforceSyncFunction)]!.Properties;
+    expect(props).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: 900, MemorySize: 1024 });
+    expect(props.ReservedConcurrentExecutions).toBe(10);
+    expect(props.Environment.Variables).toMatchObject({
+      ROSTER_ALLOW_PRIVATE_HOSTS: 'false',
+      SALESFORCE_APP_SECRET_NAME: 'roster/platform/salesforce-app',
+      POWERTOOLS_SERVICE_NAME: 'roster-salesforce-sync',
+    });
+    // The app's credentials come from the platform secret only, never from plain variables.
+    expect(props.Environment.Variables.SALESFORCE_CLIENT_ID).toBeUndefined();
+    expect(props.Environment.Variables.SALESFORCE_CLIENT_SECRET).toBeUndefined();
+    expect(props.VpcConfig).toBeUndefined();
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(stack.salesforceSyncFunction) },
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 6 * 3600,
+      DestinationConfig: { OnFailure: { Destination: getAtt(logicalId(stack.salesforceSyncDeadLetterQueue)) } },
+    });
+    expect(resourcesOf('AWS::SQS::Queue')[logicalId(stack.salesforceSyncDeadLetterQueue)]?.Properties.SqsManagedSseEnabled).toBe(true);
+    const custom = new RosterStack(new App({ context: cdkContext }), 'RosterSalesforceConcurrency', { stackName: 'RosterSalesforceConcurrency', salesforceSyncConcurrency: 3 });
+    const customFunctions = Template.fromStack(custom).findResources('AWS::Lambda::Function') as Record<string, Resource>;
+    expect(customFunctions[custom.getLogicalId(custom.salesforceSyncFunction.node.defaultChild as CfnElement)]!.Properties.ReservedConcurrentExecutions).toBe(3);
+  });
+
+  it('the API knows the Salesforce sync function, the platform secret and its own public URL', () => {
+    const variables = resourcesOf('AWS::Lambda::Function')[logicalId(stack.apiFunction)]!.Properties.Environment.Variables;
+    expect(variables).toMatchObject({
+      SALESFORCE_SYNC_FUNCTION_NAME: { Ref: logicalId(stack.salesforceSyncFunction) },
+      SALESFORCE_SYNC_FUNCTION_ARN: getAtt(logicalId(stack.salesforceSyncFunction)),
+      SALESFORCE_APP_SECRET_NAME: 'roster/platform/salesforce-app',
+      // The base of the OAuth redirect URI: the same value as the SalesforceCallbackUrl output's.
+      PUBLIC_API_URL: getAtt(logicalId(stack.httpApi.api), 'ApiEndpoint'),
+    });
+    expect(variables.SALESFORCE_CLIENT_ID).toBeUndefined();
+    expect(variables.SALESFORCE_CLIENT_SECRET).toBeUndefined();
+  });
+
   it('the API knows the sync function, the schedule group, the scheduler role and its DLQ; private hosts are refused deployed', () => {
     const variables = resourcesOf('AWS::Lambda::Function')[logicalId(stack.apiFunction)]!.Properties.Environment.Variables;
     expect(variables).toMatchObject({
@@ -382,13 +449,15 @@ describe('Lambda functions', () => {
     expect(variables.SCHEDULE_GROUP).toBe(`${STACK_NAME}-syncs`);
   });
 
-  it('static egress puts the sync function and the API in private subnets behind one NAT gateway with an Elastic IP, output for allowlisting', () => {
+  it('static egress puts the sync functions and the API in private subnets behind one NAT gateway with an Elastic IP, output for allowlisting', () => {
     const egressApp = new App({ context: cdkContext });
     const egress = new RosterStack(egressApp, 'RosterEgress', { stackName: 'RosterEgress', staticEgress: true });
     const egressTemplate = Template.fromStack(egress);
     const functions = egressTemplate.findResources('AWS::Lambda::Function') as Record<string, Resource>;
     const idOf = (fn: RosterFunction) => egress.getLogicalId(fn.node.defaultChild as CfnElement);
     expect(functions[idOf(egress.postgresSyncFunction)]!.Properties.VpcConfig.SubnetIds.length).toBe(2);
+    // Salesforce orgs may restrict logins to IP ranges: the Salesforce sync connects from the same address.
+    expect(functions[idOf(egress.salesforceSyncFunction)]!.Properties.VpcConfig.SubnetIds.length).toBe(2);
     expect(functions[idOf(egress.apiFunction)]!.Properties.VpcConfig).toBeDefined();
     expect(functions[idOf(egress.csvImportFunction)]!.Properties.VpcConfig).toBeUndefined();
     egressTemplate.resourceCountIs('AWS::EC2::NatGateway', 1);
@@ -575,22 +644,72 @@ describe('IAM scoping', () => {
     expect(invokes(logicalId(stack.exportFunction.role!))).toEqual([exportArn]);
   });
 
-  const secretPatterns = (roleId: string) =>
-    statementsOf(roleId)
-      .filter((statement) => asArray(statement.Action).some((action) => action.startsWith('secretsmanager:')))
-      .map((statement) => ({ actions: asArray(statement.Action).sort(), resources: asArray(statement.Resource).map((resource) => JSON.stringify(resource)) }));
-
-  it('secrets: the sync function only reads roster/*/postgres*; the API writes them; no one else touches Secrets Manager', () => {
-    const sync = secretPatterns(logicalId(stack.postgresSyncFunction.role!));
-    expect(sync.map((entry) => entry.actions)).toEqual([['secretsmanager:GetSecretValue']]);
-    const api = secretPatterns(logicalId(stack.apiFunction.role!));
-    expect(api).toHaveLength(1);
-    expect(api[0]!.actions).toEqual(expect.arrayContaining(['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:DeleteSecret']));
-    for (const entry of [...sync, ...api]) {
-      expect(entry.resources).toHaveLength(1);
-      expect(entry.resources[0]).toMatch(/:secret:roster\/\*\/postgres\*"/);
+  /** A role's Secrets Manager grants (Allow statements) by resource: the JSON of the resource → its actions. */
+  const secretGrants = (roleId: string) => {
+    const grants = new Map<string, Set<string>>();
+    for (const statement of statementsOf(roleId)) {
+      const actions = asArray(statement.Action).filter((action) => action.startsWith('secretsmanager:'));
+      for (const resource of asArray(statement.Resource)) {
+        const key = JSON.stringify(resource);
+        for (const action of actions) grants.set(key, (grants.get(key) ?? new Set()).add(action));
+      }
     }
-    for (const fn of [stack.csvImportFunction, stack.exportFunction, stack.authorizerFunction]) expect(secretPatterns(logicalId(fn.role!))).toEqual([]);
+    return grants;
+  };
+  /** The resources a role may use `action` on, each as JSON. */
+  const secretsFor = (roleId: string, action: string) =>
+    [...secretGrants(roleId)].filter(([, actions]) => [...actions].some((granted) => patternOf(granted).test(action))).map(([resource]) => resource);
+  const tenantSecrets = (kind: string) => new RegExp(`:secret:roster/\\*/${kind}\\*"`);
+  const appSecret = () => JSON.stringify({ Ref: logicalId(stack.salesforceAppSecret as unknown as IConstruct) });
+  const writes = ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:DeleteSecret', 'secretsmanager:UpdateSecret'];
+
+  it('secrets: postgres-sync only reads roster/*/postgres*; nothing of Salesforce', () => {
+    const grants = secretGrants(logicalId(stack.postgresSyncFunction.role!));
+    expect([...grants.keys()]).toHaveLength(1);
+    const [resource, actions] = [...grants][0]!;
+    expect(resource).toMatch(tenantSecrets('postgres'));
+    expect([...actions]).toEqual(['secretsmanager:GetSecretValue']);
+    expect(secretsFor(logicalId(stack.postgresSyncFunction.role!), 'secretsmanager:GetSecretValue').join()).not.toMatch(/salesforce|SalesforceAppSecret/);
+  });
+
+  it('secrets: salesforce-sync reads and rewrites roster/*/salesforce* (refresh-token rotation) and reads the platform secret; nothing of PostgreSQL', () => {
+    const roleId = logicalId(stack.salesforceSyncFunction.role!);
+    const grants = secretGrants(roleId);
+    expect([...grants.keys()].sort()).toEqual([appSecret(), expect.stringMatching(tenantSecrets('salesforce'))].sort());
+    const tenant = [...grants].find(([resource]) => tenantSecrets('salesforce').test(resource))![1];
+    expect([...tenant].sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
+    expect([...grants.get(appSecret())!]).toEqual(['secretsmanager:GetSecretValue']);
+    for (const action of ['secretsmanager:GetSecretValue', ...writes]) {
+      expect(secretsFor(roleId, action).join(), `${action}`).not.toMatch(/postgres/);
+    }
+  });
+
+  it('secrets: the API reads, writes and deletes tenant secrets of both integrations and only reads the platform secret', () => {
+    const roleId = logicalId(stack.apiFunction.role!);
+    const grants = secretGrants(roleId);
+    expect([...grants.keys()]).toHaveLength(3);
+    for (const kind of ['postgres', 'salesforce']) {
+      const tenant = [...grants].find(([resource]) => tenantSecrets(kind).test(resource));
+      expect(tenant, `${kind}`).toBeDefined();
+      expect([...tenant![1]]).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue', 'secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:DeleteSecret', 'secretsmanager:DescribeSecret']));
+    }
+    expect([...grants.get(appSecret())!]).toEqual(['secretsmanager:GetSecretValue']);
+  });
+
+  it('secrets: the platform secret sits inside roster/*/salesforce*, so the API and salesforce-sync are explicitly denied writing it', () => {
+    for (const fn of [stack.apiFunction, stack.salesforceSyncFunction]) {
+      const denies = Object.values(resourcesOf('AWS::IAM::Policy'))
+        .filter((policy) => asArray(policy.Properties.Roles).some((role: any) => role.Ref === logicalId(fn.role!)))
+        .flatMap((policy) => asArray(policy.Properties.PolicyDocument.Statement) as Statement[])
+        .filter((statement) => statement.Effect === 'Deny');
+      expect(denies).toHaveLength(1);
+      expect(asArray(denies[0]!.Resource).map((resource) => JSON.stringify(resource))).toEqual([appSecret()]);
+      expect(asArray(denies[0]!.Action).sort()).toEqual([...writes].sort());
+    }
+  });
+
+  it('secrets: no other function touches Secrets Manager', () => {
+    for (const fn of [stack.csvImportFunction, stack.exportFunction, stack.authorizerFunction]) expect([...secretGrants(logicalId(fn.role!)).keys()]).toEqual([]);
   });
 
   it('the API manages schedules only in the stack group and passes only the scheduler role, only to Scheduler', () => {
@@ -603,6 +722,16 @@ describe('IAM scoping', () => {
     expect(passes).toHaveLength(1);
     expect(passes[0]!.Resource).toEqual(getAtt(logicalId(stack.scheduling.role)));
     expect((passes[0] as any).Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } });
+  });
+
+  it('salesforce-sync may invoke only itself; the API may start it', () => {
+    const invokes = (roleId: string) =>
+      statementsOf(roleId)
+        .filter((statement) => asArray(statement.Action).includes('lambda:InvokeFunction'))
+        .flatMap((statement) => asArray(statement.Resource));
+    const syncArn = getAtt(logicalId(stack.salesforceSyncFunction), 'Arn');
+    expect(invokes(logicalId(stack.salesforceSyncFunction.role!))).toEqual([syncArn]);
+    expect(invokes(logicalId(stack.apiFunction.role!))).toEqual(expect.arrayContaining([syncArn]));
   });
 
   it('postgres-sync may invoke only itself; the API may start it', () => {
@@ -651,16 +780,16 @@ describe('sync scheduling', () => {
     expect(sends.map((statement) => statement.Resource)).toEqual([getAtt(queueId)]);
   });
 
-  it('the role may invoke the PostgreSQL sync function and nothing else', () => {
+  it('the role may invoke the PostgreSQL and Salesforce sync functions and nothing else', () => {
     const roleId = logicalId(stack.scheduling.role);
     const statements = Object.values(resourcesOf('AWS::IAM::Policy'))
       .filter((policy) => asArray(policy.Properties.Roles).some((r: any) => r.Ref === roleId))
       .flatMap((policy) => asArray(policy.Properties.PolicyDocument.Statement) as Statement[]);
     expect(statements.flatMap((statement) => asArray(statement.Action)).filter((a) => a.startsWith('lambda:'))).toEqual(['lambda:InvokeFunction']);
-    const syncId = logicalId(stack.postgresSyncFunction);
+    const syncIds = [logicalId(stack.postgresSyncFunction), logicalId(stack.salesforceSyncFunction)];
     const resources = statements.filter((statement) => asArray(statement.Action).includes('lambda:InvokeFunction')).flatMap((statement) => asArray(statement.Resource));
-    expect(resources.length).toBeGreaterThan(0);
-    for (const resource of resources) expect(JSON.stringify(resource)).toContain(syncId);
+    for (const syncId of syncIds) expect(resources).toContainEqual(getAtt(syncId, 'Arn'));
+    for (const resource of resources) expect(syncIds.some((syncId) => JSON.stringify(resource).includes(`"${syncId}"`))).toBe(true);
   });
 
   it('allowInvoke grants lambda:InvokeFunction on that function only', () => {
@@ -692,7 +821,7 @@ describe('sync scheduling', () => {
 describe('observability', () => {
   const alarms = () => Object.values(resourcesOf('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
 
-  it('alarms on errors and throttles of every function, each dead-letter queue, failed PostgreSQL runs and API 5xx', () => {
+  it('alarms on errors and throttles of every function, each dead-letter queue, failed PostgreSQL and Salesforce runs and API 5xx', () => {
     const all = alarms();
     for (const { fn } of ourFunctions()) {
       const id = logicalId(fn);
@@ -700,22 +829,25 @@ describe('observability', () => {
         expect(all).toContainEqual(expect.objectContaining({ Namespace: 'AWS/Lambda', MetricName: metric, Dimensions: [{ Name: 'FunctionName', Value: { Ref: id } }], Threshold: 1 }));
       }
     }
-    for (const queue of [stack.csvImportDeadLetterQueue, stack.exportDeadLetterQueue, stack.postgresSyncDeadLetterQueue, stack.scheduling.deadLetterQueue]) {
+    const queues = [stack.csvImportDeadLetterQueue, stack.exportDeadLetterQueue, stack.postgresSyncDeadLetterQueue, stack.salesforceSyncDeadLetterQueue, stack.scheduling.deadLetterQueue];
+    for (const queue of queues) {
       expect(all).toContainEqual(
         expect.objectContaining({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: getAtt(logicalId(queue), 'QueueName') }] }),
       );
     }
-    // The EMF metric the sync function writes (shared/observability/metrics.ts), with its exact dimensions.
-    expect(all).toContainEqual(
-      expect.objectContaining({
-        Namespace: 'Roster',
-        MetricName: 'SyncRunsFailed',
-        Dimensions: expect.arrayContaining([{ Name: 'service', Value: 'roster-postgres-sync' }, { Name: 'integration', Value: 'postgres' }]),
-        Threshold: 1,
-      }),
-    );
+    // The EMF metric each sync function writes (shared/observability/metrics.ts), with its exact dimensions.
+    for (const integration of ['postgres', 'salesforce']) {
+      expect(all).toContainEqual(
+        expect.objectContaining({
+          Namespace: 'Roster',
+          MetricName: 'SyncRunsFailed',
+          Dimensions: expect.arrayContaining([{ Name: 'service', Value: `roster-${integration}-sync` }, { Name: 'integration', Value: integration }]),
+          Threshold: 1,
+        }),
+      );
+    }
     expect(all).toContainEqual(expect.objectContaining({ Namespace: 'AWS/ApiGateway', MetricName: '5xx', Threshold: 5 }));
-    expect(all).toHaveLength(ourFunctions().length * 2 + 4 + 1 + 1);
+    expect(all).toHaveLength(ourFunctions().length * 2 + queues.length + 2 + 1);
     for (const alarm of all) {
       expect(alarm.TreatMissingData).toBe('notBreaching');
       expect(alarm.AlarmDescription).toEqual(expect.any(String));
@@ -741,6 +873,8 @@ describe('observability', () => {
     const body = JSON.stringify(dashboards[0]!.Properties.DashboardBody);
     for (const title of ['API requests and errors', 'Rows imported and refused', 'Function errors', 'Sync runs', 'Dead-letter queues']) expect(body).toContain(title);
     expect(body).toContain('RowsImported');
+    expect(body).toContain('SalesforceSyncDeadLetterQueue');
+    expect(body).toContain('salesforce SyncRunsSucceeded');
     expect(template.findOutputs('DashboardName').DashboardName?.Value).toEqual({ Ref: logicalId(stack.monitoring.dashboard) });
   });
 });
@@ -754,5 +888,57 @@ describe('outputs', () => {
     expect(outputs.DataBucketName?.Value).toEqual({ Ref: logicalId(stack.storage.bucket) });
     expect(outputs.ScheduleGroupName?.Value).toBe(`${STACK_NAME}-syncs`);
     expect(JSON.stringify(outputs.ApiUrl?.Value)).toContain(logicalId(stack.httpApi.api));
+  });
+
+  it('names the Salesforce app secret and the OAuth callback URL to register in the connected app', () => {
+    const outputs = template.findOutputs('*');
+    expect(outputs.SalesforceAppSecretName?.Value).toBe('roster/platform/salesforce-app');
+    expect(outputs.SalesforceCallbackUrl?.Value).toEqual({ 'Fn::Join': ['', [getAtt(logicalId(stack.httpApi.api), 'ApiEndpoint'), '/integrations/salesforce/callback']] });
+  });
+});
+
+describe('Salesforce app secret', () => {
+  it('is created under the default name with empty placeholder values, retained', () => {
+    const secrets = Object.entries(resourcesOf('AWS::SecretsManager::Secret'));
+    expect(secrets).toHaveLength(1);
+    const [id, secret] = secrets[0]!;
+    expect(id).toBe(logicalId(stack.salesforceAppSecret as unknown as IConstruct));
+    expect(secret.Properties.Name).toBe('roster/platform/salesforce-app');
+    // Empty values: the code treats them as "not configured" (connecting answers 422) until an operator fills them in.
+    expect(JSON.parse(secret.Properties.SecretString)).toEqual({ clientId: '', clientSecret: '' });
+    expect(secret.Properties.GenerateSecretString).toBeUndefined();
+    expect(secret.DeletionPolicy).toBe('Retain');
+  });
+
+  const withSecretName = (name: string, exists: boolean) => {
+    const other = new RosterStack(new App({ context: cdkContext }), `RosterSecret${exists}`, { stackName: `RosterSecret${exists}`, salesforceAppSecretName: name, salesforceAppSecretExists: exists });
+    const otherTemplate = Template.fromStack(other);
+    const functions = otherTemplate.findResources('AWS::Lambda::Function') as Record<string, Resource>;
+    const variablesOf = (fn: RosterFunction) => functions[other.getLogicalId(fn.node.defaultChild as CfnElement)]!.Properties.Environment.Variables;
+    return { other, otherTemplate, variablesOf };
+  };
+
+  it('takes another name: creates that secret and hands its name to the functions and the output', () => {
+    const name = 'roster-prod/salesforce-app';
+    const { other, otherTemplate, variablesOf } = withSecretName(name, false);
+    for (const fn of [other.apiFunction, other.salesforceSyncFunction]) expect(variablesOf(fn).SALESFORCE_APP_SECRET_NAME).toBe(name);
+    expect(otherTemplate.findOutputs('SalesforceAppSecretName').SalesforceAppSecretName?.Value).toBe(name);
+    expect(Object.values(otherTemplate.findResources('AWS::SecretsManager::Secret')).map((secret: any) => secret.Properties.Name)).toEqual([name]);
+  });
+
+  it('imports an existing secret instead of creating one, granted with the suffix Secrets Manager appends', () => {
+    const name = 'roster-prod/salesforce-app';
+    const { other, otherTemplate, variablesOf } = withSecretName(name, true);
+    otherTemplate.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    for (const fn of [other.apiFunction, other.salesforceSyncFunction]) expect(variablesOf(fn).SALESFORCE_APP_SECRET_NAME).toBe(name);
+    expect(otherTemplate.findOutputs('SalesforceAppSecretName').SalesforceAppSecretName?.Value).toBe(name);
+    // Imported by name, the ARN has no suffix: the policies add the six characters Secrets Manager appends.
+    const statements = Object.values(otherTemplate.findResources('AWS::IAM::Policy') as Record<string, Resource>)
+      .flatMap((policy) => asArray(policy.Properties.PolicyDocument.Statement) as Statement[])
+      .filter((statement) => JSON.stringify(statement.Resource).includes(`:secret:${name}`));
+    // An Allow (GetSecretValue) and a Deny (writes) for each of the API and salesforce-sync.
+    expect(statements).toHaveLength(4);
+    for (const statement of statements) expect(JSON.stringify(statement.Resource)).toContain(`:secret:${name}-??????"`);
+    expect(statements.filter((statement) => statement.Effect === 'Allow').flatMap((statement) => asArray(statement.Action))).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:GetSecretValue']);
   });
 });

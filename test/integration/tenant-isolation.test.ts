@@ -9,6 +9,10 @@ import { startLocalSecretsManager, type LocalSecretsManager } from '../../infra/
 import { allApiRoutes } from '../../shared/http/api-contract.js';
 import { apiEvent, jsonBody } from '../support/api-events.js';
 import { uniqueTenant } from '../support/import-harness.js';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerSecretStore } from '../../shared/secrets/secrets-manager-secret-store.js';
+import { startFakeSalesforce, type FakeSalesforce } from '../support/fake-salesforce/fake-salesforce.js';
+import { connectOrg } from '../support/salesforce-harness.js';
 
 /**
  * Tenant isolation, route by route: tenant B calls every authenticated route with tenant
@@ -21,14 +25,24 @@ let scheduler: LocalScheduler;
 // Accepts the export function's asynchronous invocations (what the export does is tested elsewhere).
 const lambda = new LocalLambda(() => undefined);
 let lambdaServer: Server;
+let fake: FakeSalesforce;
+let secretStore: SecretsManagerSecretStore;
 
 beforeAll(async () => {
   secrets = await startLocalSecretsManager({ port: 0 });
+  fake = await startFakeSalesforce();
+  secretStore = new SecretsManagerSecretStore(new SecretsManagerClient({ endpoint: secrets.endpoint, region: LOCAL_REGION, credentials: localCredentials }));
   scheduler = await startLocalScheduler({ port: 0, tickIntervalMs: 0, invoke: async () => undefined });
   lambda.register('roster-export', { handler: async () => 'ignored', timeoutMs: 1000 });
   const listening = await lambda.listen('127.0.0.1');
   lambdaServer = listening.server;
-  Object.assign(process.env, { AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint, AWS_ENDPOINT_URL_SCHEDULER: scheduler.endpoint, AWS_ENDPOINT_URL_LAMBDA: listening.endpoint });
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+    AWS_ENDPOINT_URL_SCHEDULER: scheduler.endpoint,
+    AWS_ENDPOINT_URL_LAMBDA: listening.endpoint,
+    SALESFORCE_CLIENT_ID: fake.clientId,
+    SALESFORCE_CLIENT_SECRET: fake.clientSecret,
+  });
   const { SchedulerClient, CreateScheduleGroupCommand } = await import('@aws-sdk/client-scheduler');
   const client = new SchedulerClient({ endpoint: scheduler.endpoint, region: LOCAL_REGION, credentials: localCredentials });
   await client.send(new CreateScheduleGroupCommand({ Name: LOCAL_SCHEDULE_GROUP }));
@@ -40,6 +54,7 @@ afterAll(async () => {
   await new Promise<void>((resolve) => (lambdaServer ? lambdaServer.close(() => resolve()) : resolve()));
   await secrets?.close();
   await scheduler?.close();
+  await fake?.close();
 });
 
 async function call(tenantId: string, method: string, routePath: string, options: { params?: Record<string, string>; body?: unknown; query?: Record<string, string> } = {}) {
@@ -72,6 +87,11 @@ async function seedOwner(tenant: string): Promise<Owned> {
     body: { connectionUrl: 'postgresql://reader:owner-secret@127.0.0.1:1/db?sslmode=disable', query: 'SELECT email FROM t', enabled: true },
   });
   expect(put.status).toBe(200);
+  // A's Salesforce org, connected and configured.
+  fake.org(`org-${tenant}`).insert('Contact', [{ LastName: 'Owner', Email: 'sf-owner@example.com' }]);
+  await connectOrg(fake, secretStore, tenant, `org-${tenant}`);
+  const sfPut = await call(tenant, 'PUT', '/integrations/salesforce', { body: { import: { enabled: true, object: 'Contact', emailField: 'Email', fields: ['LastName'] } } });
+  expect(sfPut.status).toBe(200);
   const page = (await call(tenant, 'GET', '/users', { query: { limit: '1' } })).body;
   return {
     userId: user.userId,
@@ -160,6 +180,26 @@ const cases: Record<string, Case> = {
   },
   listIntegrationRuns: async (other) => {
     expect((await call(other, 'GET', '/integrations/{kind}/runs', { params: { kind: 'postgres' } })).body).toEqual({ items: [], nextCursor: null });
+    expect((await call(other, 'GET', '/integrations/{kind}/runs', { params: { kind: 'salesforce' } })).body).toEqual({ items: [], nextCursor: null });
+  },
+  connectSalesforce: async (other) => {
+    // B's state names B: the callback can only ever connect B.
+    const answer = await call(other, 'POST', '/integrations/salesforce/connect', { body: { loginUrl: fake.url } });
+    expect(answer.status).toBe(200);
+    expect(new URL(answer.body.authorizeUrl).searchParams.get('state')!.startsWith(`${other}.`)).toBe(true);
+  },
+  listSalesforceObjects: async (other) => {
+    expect((await call(other, 'GET', '/integrations/salesforce/objects')).status).toBe(404);
+  },
+  listSalesforceFields: async (other) => {
+    expect((await call(other, 'GET', '/integrations/salesforce/objects/{name}/fields', { params: { name: 'Contact' } })).status).toBe(404);
+  },
+  putSalesforceIntegration: async (other) => {
+    const answer = await call(other, 'PUT', '/integrations/salesforce', { body: { import: { enabled: true, object: 'Contact', emailField: 'Email', fields: [] } } });
+    expect(answer.status).toBe(404);
+    expect((await call(other, 'GET', '/integrations/{kind}', { params: { kind: 'salesforce' } })).status).toBe(404);
+    expect((await call(other, 'POST', '/integrations/{kind}/runs', { params: { kind: 'salesforce' } })).status).toBe(404);
+    expect((await call(other, 'DELETE', '/integrations/{kind}', { params: { kind: 'salesforce' } })).status).toBe(204);
   },
 };
 
@@ -181,6 +221,8 @@ describe('tenant isolation, route by route', () => {
     expect(user).toMatchObject({ status: 200, body: { email: owned.email, externalId: owned.externalId, properties: { secret_plan: 'gold' } } });
     expect((await call(owner, 'GET', '/users/{userId}/events', { params: { userId: owned.userId } })).body.items.map((e: { type: string }) => e.type)).toContain('order.placed');
     expect((await call(owner, 'GET', '/integrations/{kind}', { params: { kind: 'postgres' } })).body).toMatchObject({ enabled: true, query: 'SELECT email FROM t' });
+    expect((await call(owner, 'GET', '/integrations/{kind}', { params: { kind: 'salesforce' } })).body).toMatchObject({ connected: true, enabled: true, import: { object: 'Contact' } });
+    expect(await secretStore.get(`roster/${owner}/salesforce`)).toContain('refreshToken');
     expect((await call(owner, 'GET', '/properties')).body.items).toContainEqual(expect.objectContaining({ name: 'secret_plan', type: 'string' }));
     expect((await call(owner, 'GET', '/imports/{importId}', { params: { importId: owned.importId } })).status).toBe(200);
   }, 60_000);

@@ -19,8 +19,12 @@ describe('function environments', () => {
       POSTGRES_SYNC_FUNCTION_ARN: 'arn:aws:lambda:eu-west-1:123456789012:function:sync-fn',
       SCHEDULE_GROUP: 'roster-syncs',
       SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/scheduler',
+      SALESFORCE_SYNC_FUNCTION_NAME: 'sf-fn',
+      SALESFORCE_SYNC_FUNCTION_ARN: 'arn:aws:lambda:eu-west-1:123456789012:function:sf-fn',
     });
     expect(env.CORS_ORIGINS).toBe('*');
+    // No connected app configured: connecting Salesforce answers a clear 422.
+    expect(env.SALESFORCE_APP_SECRET_NAME).toBeUndefined();
     expect(env.MAX_UPLOAD_BYTES).toBe(5 * 1024 ** 3);
     // Deployed, integrations may not reach private addresses unless the stack says so.
     expect(env.ROSTER_ALLOW_PRIVATE_HOSTS).toBe(false);

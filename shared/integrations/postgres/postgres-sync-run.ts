@@ -11,7 +11,7 @@ import { integrationSecretName } from '../../secrets/secret-store.js';
 import type { UserStore } from '../../users/user-store.js';
 import { upsertUsers, type UpsertContext, type UserChange } from '../../users/user-upsert.js';
 import type { IntegrationItem, IntegrationStore } from '../integration-store.js';
-import { emptyRunCounts, newRunId, type RunTrigger, type SyncCheckpoint, type SyncRun } from '../sync-run.js';
+import { newRun, type RunTrigger, type SyncCheckpoint, type SyncRun } from '../sync-run.js';
 import { checkQuery } from './query-guard.js';
 import { parseSecret, type PostgresSettings } from './postgres-settings.js';
 import { propertyTypeOf } from './postgres-values.js';
@@ -114,19 +114,7 @@ export class SyncBusyError extends Error {
 
 /** A fresh run record (the API's "run now" and a firing schedule both start one). */
 export function newSyncRun(tenantId: string, trigger: RunTrigger, configVersion: number, now = new Date()): SyncRun {
-  return {
-    runId: newRunId(now, randomUUID().replace(/-/g, '').slice(0, 10)),
-    tenantId,
-    kind: 'postgres',
-    trigger,
-    status: 'running',
-    startedAt: now.toISOString(),
-    counts: emptyRunCounts(),
-    errors: [],
-    errorCount: 0,
-    configVersion,
-    invocations: 0,
-  };
+  return newRun('postgres', tenantId, trigger, configVersion, now, randomUUID().replace(/-/g, '').slice(0, 10));
 }
 
 export async function runPostgresSync(
