@@ -394,7 +394,7 @@ describe('Salesforce export', () => {
     const { tenantId, orgId, org } = await tenantWithOrg('sfx');
     const [annId, bobId] = org.insert('Contact', [
       { FirstName: 'Ann', LastName: 'Ames', Email: 'Ann@Example.org' },
-      { FirstName: 'Bob', LastName: 'Burns', Email: 'bob@example.org' },
+      { FirstName: 'Bob', LastName: 'Burns', Email: 'bob@example.org', Description: 'VIP since 2019' },
     ]);
     const ann = await rosterUser(tenantId, 'ann@example.org', { plan: 'Gold' });
     await rosterUser(tenantId, 'cat@example.org', { plan: 'Silver' });
@@ -407,7 +407,8 @@ describe('Salesforce export', () => {
     const bob = (await userByEmail(tenantId, 'bob@example.org'))!;
     expect(org.records('Contact')).toHaveLength(2);
     expect(org.find('Contact', annId!)).toMatchObject({ Roster_Id__c: ann.userId, Description: 'Gold', LastName: 'Ames', Email: 'Ann@Example.org' });
-    expect(org.find('Contact', bobId!)).toMatchObject({ Roster_Id__c: bob.userId, LastName: 'Burns' });
+    // Bob has no `plan`: his Description is left as it is, never cleared.
+    expect(org.find('Contact', bobId!)).toMatchObject({ Roster_Id__c: bob.userId, LastName: 'Burns', Description: 'VIP since 2019' });
 
     const from = fake.requests.length;
     const second = await syncSalesforce(fake, secrets.store, tenantId);

@@ -273,7 +273,15 @@ class SalesforceSyncRun implements RunControl {
       export: this.exportCounts.failed === 0 ? this.run.startedAt : this.checkpoint.exportSince,
     };
     this.run.apiCalls = this.callsBefore + this.api.calls;
-    const finished: SyncRun<SalesforceCheckpoint> = { ...this.run, status: 'succeeded', finishedAt: new Date().toISOString(), checkpoint: this.checkpoint, exportCounts: this.exportCounts };
+    const exported = settings.export?.enabled === true;
+    const finished: SyncRun<SalesforceCheckpoint> = {
+      ...this.run,
+      status: 'succeeded',
+      finishedAt: new Date().toISOString(),
+      checkpoint: this.checkpoint,
+      // Only a run that exported says what the export did.
+      exportCounts: exported ? this.exportCounts : undefined,
+    };
     if (!(await this.deps.integrations.finishRun(finished, this.leaseId, JSON.stringify(next)))) throw new LeaseLostError('lease lost');
     logger.info('salesforce sync succeeded', { counts: this.run.counts, exportCounts: this.exportCounts, apiCalls: this.run.apiCalls });
     recordRows('salesforce', this.run.counts);
@@ -305,7 +313,7 @@ class SalesforceSyncRun implements RunControl {
   private async save(): Promise<void> {
     this.lastSave = Date.now();
     this.run.checkpoint = this.checkpoint;
-    this.run.exportCounts = this.exportCounts;
+    if (this.checkpoint.exportPath) this.run.exportCounts = this.exportCounts;
     this.run.apiCalls = this.callsBefore + (this.api?.calls ?? 0);
     if (!(await this.deps.integrations.saveProgress(this.run, this.leaseId, Date.now() + this.settings.leaseMs))) throw new LeaseLostError('lease lost');
   }
