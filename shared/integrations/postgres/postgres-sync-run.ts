@@ -11,6 +11,7 @@ import { integrationSecretName } from '../../secrets/secret-store.js';
 import type { UserStore } from '../../users/user-store.js';
 import { upsertUsers, type UpsertContext, type UserChange } from '../../users/user-upsert.js';
 import type { IntegrationItem, IntegrationStore } from '../integration-store.js';
+import { LeaseLostError, runSyncInvocation, type SyncInvocationResult } from '../sync-run-lifecycle.js';
 import { newRun, type RunTrigger, type SyncCheckpoint, type SyncRun } from '../sync-run.js';
 import { checkQuery } from './query-guard.js';
 import { parseSecret, type PostgresSettings } from './postgres-settings.js';
@@ -75,7 +76,7 @@ export const defaultPostgresSyncSettings: PostgresSyncSettings = {
   overlapMs: 5 * 60_000,
 };
 
-export type PostgresSyncResult = 'succeeded' | 'failed' | 'continued' | 'busy' | 'ignored' | 'lease_lost';
+export type PostgresSyncResult = SyncInvocationResult;
 
 /** The epoch: `$LAST_SYNC_TIMESTAMP` of a first run. */
 export const EPOCH = '1970-01-01T00:00:00.000Z';
@@ -91,10 +92,6 @@ export class SyncSetupError extends Error {
   }
 }
 
-class LeaseLostError extends Error {
-  override readonly name = 'LeaseLostError';
-}
-
 /**
  * The connection dropped while the run read (server restart, failover, network): worth a
  * retry, which resumes from the last saved key; the run fails only after `maxFailures`.
@@ -107,11 +104,6 @@ export class SourceInterruptedError extends Error {
 const isConnectionLoss = (error: unknown) =>
   error instanceof PostgresConnectionError || (error instanceof PostgresQueryError && (/^08/.test(error.sqlState ?? '') || /^57P0[123]$/.test(error.sqlState ?? '')));
 
-/** Thrown when another invocation holds a live lease on this run: Lambda retries later. */
-export class SyncBusyError extends Error {
-  override readonly name = 'SyncBusyError';
-}
-
 /** A fresh run record (the API's "run now" and a firing schedule both start one). */
 export function newSyncRun(tenantId: string, trigger: RunTrigger, configVersion: number, now = new Date()): SyncRun {
   return newRun('postgres', tenantId, trigger, configVersion, now, randomUUID().replace(/-/g, '').slice(0, 10));
@@ -123,66 +115,23 @@ export async function runPostgresSync(
   remainingMs: () => number,
   settings: PostgresSyncSettings = defaultPostgresSyncSettings,
 ): Promise<PostgresSyncResult> {
-  const { tenantId } = invocation;
-  let runId = invocation.runId;
-  if (!runId) {
-    const item = await deps.integrations.get<PostgresSettings>(tenantId, 'postgres');
-    if (!item || !item.settings.enabled) {
-      logger.info('scheduled postgres sync ignored: the integration is not configured or not enabled');
-      return 'ignored';
-    }
-    const run = newSyncRun(tenantId, invocation.trigger ?? 'schedule', item.configVersion);
-    const started = await deps.integrations.startRun(run, settings.leaseMs, new Date());
-    if (!started.started) {
-      // A second trigger while a run is running is refused (never two runs at once); the running one carries on.
-      logger.warn('postgres sync not started: another run is in progress', { activeRunId: started.activeRunId, reason: started.reason });
-      return started.reason === 'busy' ? 'busy' : 'ignored';
-    }
-    runId = run.runId;
-  }
-  const leaseId = randomUUID();
-  const run = await deps.integrations.claimRun(tenantId, 'postgres', runId, { leaseId, continuing: invocation.leaseId, leaseMs: settings.leaseMs, now: new Date() });
-  if (!run) {
-    const current = await deps.integrations.getRun(tenantId, 'postgres', runId);
-    if (current?.status === 'running') throw new SyncBusyError(`run ${runId} is being worked on by another invocation`);
-    logger.info('postgres sync invocation ignored: no such run, or it has finished', { runId, status: current?.status });
-    return 'ignored';
-  }
-  logger.appendKeys({ runId });
-  try {
-    // The run works on `run` in place, so a failure below records the counts and errors it reached.
-    return await new PostgresSyncRun(deps, run, leaseId, settings, remainingMs).execute();
-  } catch (error) {
-    if (error instanceof LeaseLostError) {
-      logger.warn('postgres sync stopped: its lease was taken over', { runId });
-      return 'lease_lost';
-    }
-    const readable = readableFailure(error);
-    if (readable) {
-      await finishFailed(deps, { ...run, status: 'failed', finishedAt: new Date().toISOString(), error: readable }, leaseId);
-      logger.warn('postgres sync failed', { runId, code: readable.code, reason: readable.message });
-      return 'failed';
-    }
-    const failures = await deps.integrations.recordFailure(tenantId, 'postgres', runId, leaseId).catch(() => undefined);
-    logger.error('postgres sync attempt failed', { runId, failures, error: error as Error });
-    if (failures !== undefined && failures >= settings.maxFailures) {
-      const failure =
+  return runSyncInvocation<PostgresSettings, SyncCheckpoint>(
+    {
+      kind: 'postgres',
+      integrations: deps.integrations,
+      leaseMs: settings.leaseMs,
+      maxFailures: settings.maxFailures,
+      runnable: (item) => item.settings.enabled,
+      newRun: (tenantId, trigger, configVersion) => newSyncRun(tenantId, trigger, configVersion),
+      execute: (run, leaseId) => new PostgresSyncRun(deps, run, leaseId, settings, remainingMs).execute(),
+      readableFailure,
+      exhaustedFailure: (error, failures) =>
         error instanceof SourceInterruptedError
           ? { code: 'connection_lost', message: `the connection to the database was lost ${failures} times during the run (last: ${error.message}); the watermark did not move` }
-          : { code: 'sync_failed', message: `the run failed ${failures} times on an internal error; the watermark did not move` };
-      await finishFailed(deps, { ...run, status: 'failed', finishedAt: new Date().toISOString(), error: failure }, undefined);
-      return 'failed';
-    }
-    throw error;
-  } finally {
-    logger.removeKeys(['runId']);
-  }
-}
-
-/** Ends a run as failed (its record says why) and counts it for the failed-runs alarm. */
-async function finishFailed(deps: PostgresSyncDependencies, run: SyncRun, leaseId: string | undefined) {
-  await deps.integrations.finishRun(run, leaseId);
-  recordSyncRun('postgres', 'failed', Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt));
+          : { code: 'sync_failed', message: `the run failed ${failures} times on an internal error; the watermark did not move` },
+    },
+    invocation,
+  );
 }
 
 /** Failures the tenant can act on: the run ends `failed` with this, at once (a retry would fail the same way). */

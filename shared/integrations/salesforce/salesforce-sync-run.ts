@@ -6,6 +6,7 @@ import { recordRows, recordSyncRun } from '../../observability/metrics.js';
 import type { PropertyRegistry } from '../../properties/property-registry.js';
 import type { UserStore } from '../../users/user-store.js';
 import type { IntegrationStore } from '../integration-store.js';
+import { LeaseLostError, runSyncInvocation, type SyncInvocationResult } from '../sync-run-lifecycle.js';
 import { emptyExportCounts, newRun, type ExportCounts, type RunTrigger, type SyncRun } from '../sync-run.js';
 import { isLimitExceeded, SalesforceApi, SalesforceApiError, type ApiOptions } from './salesforce-api.js';
 import { defaultExportTuning, SalesforceExport, type ExportTuning } from './salesforce-export.js';
@@ -90,7 +91,7 @@ export const defaultSalesforceSyncSettings: SalesforceSyncSettings = {
   export: defaultExportTuning,
 };
 
-export type SalesforceSyncResult = 'succeeded' | 'failed' | 'continued' | 'busy' | 'ignored' | 'lease_lost';
+export type SalesforceSyncResult = SyncInvocationResult;
 
 /** What the import and export halves share: the run, its checkpoint, progress saving, time and quota. */
 export interface RunControl {
@@ -105,14 +106,6 @@ export interface RunControl {
   /** Fails the run when `calls` more requests would take the org past the tenant's share of its daily limit. */
   guardQuota(calls: number): Promise<void>;
   sleep(ms: number): Promise<void>;
-}
-
-class LeaseLostError extends Error {
-  override readonly name = 'LeaseLostError';
-}
-
-export class SyncBusyError extends Error {
-  override readonly name = 'SyncBusyError';
 }
 
 export function newSalesforceRun(tenantId: string, trigger: RunTrigger, configVersion: number, now = new Date()): SyncRun<SalesforceCheckpoint> {
@@ -134,62 +127,29 @@ export async function runSalesforceSync(
   remainingMs: () => number,
   settings: SalesforceSyncSettings = defaultSalesforceSyncSettings,
 ): Promise<SalesforceSyncResult> {
-  const { tenantId } = invocation;
-  let runId = invocation.runId;
-  if (!runId) {
-    const item = await deps.integrations.get<SalesforceSettings>(tenantId, 'salesforce');
-    if (!item?.settings || !item.settings.enabled) {
-      logger.info('scheduled salesforce sync ignored: the integration is not configured or not enabled');
-      return 'ignored';
-    }
-    const run = newSalesforceRun(tenantId, invocation.trigger ?? 'schedule', item.configVersion);
-    const started = await deps.integrations.startRun(run, settings.leaseMs, new Date());
-    if (!started.started) {
-      logger.warn('salesforce sync not started: another run is in progress', { activeRunId: started.activeRunId, reason: started.reason });
-      return started.reason === 'busy' ? 'busy' : 'ignored';
-    }
-    runId = run.runId;
-  }
-  const leaseId = randomUUID();
-  const run = await deps.integrations.claimRun<SalesforceCheckpoint>(tenantId, 'salesforce', runId, { leaseId, continuing: invocation.leaseId, leaseMs: settings.leaseMs, now: new Date() });
-  if (!run) {
-    const current = await deps.integrations.getRun(tenantId, 'salesforce', runId);
-    if (current?.status === 'running') throw new SyncBusyError(`run ${runId} is being worked on by another invocation`);
-    logger.info('salesforce sync invocation ignored: no such run, or it has finished', { runId, status: current?.status });
-    return 'ignored';
-  }
-  logger.appendKeys({ runId });
-  const execution = new SalesforceSyncRun(deps, run, leaseId, settings, remainingMs);
-  try {
-    return await execution.execute();
-  } catch (error) {
-    if (error instanceof LeaseLostError) {
-      logger.warn('salesforce sync stopped: its lease was taken over', { runId });
-      return 'lease_lost';
-    }
-    run.apiCalls = (run.apiCalls ?? 0) + execution.callsThisInvocation();
-    const readable = readableFailure(error);
-    if (readable) {
-      await finishFailed(deps, { ...run, status: 'failed', finishedAt: new Date().toISOString(), error: readable }, leaseId);
-      logger.warn('salesforce sync failed', { runId, code: readable.code, reason: readable.message });
-      return 'failed';
-    }
-    const failures = await deps.integrations.recordFailure(tenantId, 'salesforce', runId, leaseId).catch(() => undefined);
-    logger.error('salesforce sync attempt failed', { runId, failures, error: error as Error });
-    if (failures !== undefined && failures >= settings.maxFailures) {
-      const message = error instanceof SalesforceApiError ? `Salesforce kept failing (${error.errorCode}: ${error.message})` : 'the run failed on an internal error';
-      await finishFailed(deps, { ...run, status: 'failed', finishedAt: new Date().toISOString(), error: { code: 'sync_failed', message: `${message}, ${failures} times; the watermark did not move` } }, undefined);
-      return 'failed';
-    }
-    throw error;
-  } finally {
-    logger.removeKeys(['runId']);
-  }
-}
-
-async function finishFailed(deps: SalesforceSyncDependencies, run: SyncRun<SalesforceCheckpoint>, leaseId: string | undefined) {
-  await deps.integrations.finishRun(run, leaseId);
-  recordSyncRun('salesforce', 'failed', Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt));
+  let execution: SalesforceSyncRun | undefined;
+  return runSyncInvocation<SalesforceSettings | undefined, SalesforceCheckpoint>(
+    {
+      kind: 'salesforce',
+      integrations: deps.integrations,
+      leaseMs: settings.leaseMs,
+      maxFailures: settings.maxFailures,
+      runnable: (item) => item.settings?.enabled === true,
+      newRun: (tenantId, trigger, configVersion) => newSalesforceRun(tenantId, trigger, configVersion),
+      execute: (run, leaseId) => {
+        execution = new SalesforceSyncRun(deps, run, leaseId, settings, remainingMs);
+        return execution.execute();
+      },
+      // A failed run still says how many API requests it sent.
+      beforeFail: (run) => void (run.apiCalls = (run.apiCalls ?? 0) + (execution?.callsThisInvocation() ?? 0)),
+      readableFailure,
+      exhaustedFailure: (error, failures) => {
+        const message = error instanceof SalesforceApiError ? `Salesforce kept failing (${error.errorCode}: ${error.message})` : 'the run failed on an internal error';
+        return { code: 'sync_failed', message: `${message}, ${failures} times; the watermark did not move` };
+      },
+    },
+    invocation,
+  );
 }
 
 /** Failures the tenant must act on (or wait out): the run ends `failed` with this at once; a retry would fail the same way. */
