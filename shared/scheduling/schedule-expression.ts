@@ -3,6 +3,8 @@
  * documents them, validated with readable reasons and evaluated in a time zone. The API
  * checks a sync's `schedule` with it and shows `nextRunAt`; the local scheduler fires by it.
  */
+import * as z from 'zod';
+
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 const MIN_YEAR = 1970;
@@ -455,3 +457,12 @@ function localToInstant(local: LocalDateTime, timezone: string, gap: 'skip' | 'l
 function sameLocalTime(a: LocalDateTime, b: LocalDateTime): boolean {
   return a.year === b.year && a.month === b.month && a.day === b.day && a.hour === b.hour && a.minute === b.minute && a.second === b.second;
 }
+
+/** The `schedule` setting of a sync: a Scheduler expression, refused with the reason when it is not one. */
+export const scheduleExpressionField = z
+  .string()
+  .max(256)
+  .superRefine((expression, context) => {
+    const problem = validateScheduleExpression(expression);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  });

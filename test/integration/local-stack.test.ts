@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/free-port.js';
 import type { LocalEndpoints } from '../../infra/local/local-settings.js';
+import { startFakeSalesforce, type FakeSalesforce } from '../support/fake-salesforce/fake-salesforce.js';
 import { closesWithin, runCli, startProcess, type StartedProcess } from '../support/processes.js';
 
 /**
@@ -14,7 +15,15 @@ describe('npm start (the local stack)', () => {
   let dataDir: string;
   let port: number;
   let stack: StartedProcess | undefined;
-  const env = () => ({ PORT: String(port), ROSTER_DATA_DIR: dataDir, POWERTOOLS_LOG_LEVEL: 'INFO' });
+  let salesforce: FakeSalesforce;
+  // The fake Salesforce's connected app, as a user trying the flow without an org would set it (README).
+  const env = () => ({
+    PORT: String(port),
+    ROSTER_DATA_DIR: dataDir,
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+    SALESFORCE_CLIENT_ID: salesforce.clientId,
+    SALESFORCE_CLIENT_SECRET: salesforce.clientSecret,
+  });
   const api = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init);
   const bearer = (key: string) => ({ headers: { authorization: `Bearer ${key}` } });
   const endpoints = (): LocalEndpoints => JSON.parse(readFileSync(join(dataDir, 'endpoints.json'), 'utf8'));
@@ -22,6 +31,7 @@ describe('npm start (the local stack)', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'roster-local-'));
     port = await freePort();
+    salesforce = await startFakeSalesforce();
   });
 
   afterAll(async () => {
@@ -30,6 +40,7 @@ describe('npm start (the local stack)', () => {
     // Wait until the stack has stopped its children (DynamoDB Local) before removing their data.
     if (running) await closesWithin(Number(new URL(running.dynamodb).port), 20_000);
     rmSync(dataDir, { recursive: true, force: true });
+    await salesforce?.close();
   });
 
   it('serves the API, authenticates keys from the CLI, runs an import from a presigned upload, and keeps data across restarts', async () => {
@@ -98,6 +109,32 @@ describe('npm start (the local stack)', () => {
     const csv = bytes.subarray(3).toString('utf8');
     expect(csv.split('\n')[0]).toBe('user_id,email,external_id,created_at,updated_at,team');
     expect(csv).toContain(',ada@example.com,,');
+
+    // Salesforce without an org: connect through the fake's authorize page (it approves at once
+    // and redirects the browser to the local callback), save the import, run it now.
+    const json = (method: string, body: unknown) => ({ method, headers: { authorization: `Bearer ${second.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    salesforce.org(salesforce.defaultOrgId).insert('Contact', [
+      { FirstName: 'Cy', LastName: 'Ng', Email: 'cy@example.com' },
+      { FirstName: 'Di', LastName: 'Oh', Email: 'di@example.com' },
+    ]);
+    const connect: any = await (await api('/integrations/salesforce/connect', json('POST', { loginUrl: salesforce.url }))).json();
+    const approved = await fetch(connect.authorizeUrl, { redirect: 'manual' });
+    expect(approved.status).toBe(302);
+    const callback = approved.headers.get('location')!;
+    expect(callback.startsWith(`http://127.0.0.1:${port}/integrations/salesforce/callback?`)).toBe(true);
+    const page = await fetch(callback);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Salesforce is connected');
+    const saved = await api('/integrations/salesforce', json('PUT', { import: { enabled: true, object: 'Contact', emailField: 'Email', fields: ['FirstName'] } }));
+    expect(saved.status).toBe(200);
+    expect((await api('/integrations/salesforce/runs', json('POST', undefined))).status).toBe(202);
+    let runs: any;
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      runs = await (await api('/integrations/salesforce/runs', bearer(second.apiKey))).json();
+      if (runs.items[0]?.status !== 'running') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(runs.items[0]).toMatchObject({ status: 'succeeded', counts: { rows: 2, created: 2 } });
 
     // SIGTERM stops the stack and every child it started.
     const dynamoPort = Number(new URL(endpoints().dynamodb).port);

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { validatePropertyName } from '../../properties/property-names.js';
-import { validateScheduleExpression } from '../../scheduling/schedule-expression.js';
+import { scheduleExpressionField } from '../../scheduling/schedule-expression.js';
 import { DEFAULT_SYNC_SCHEDULE } from '../../scheduling/sync-scheduler.js';
 import { buildConnectionUrl, maskedConnectionUrl, parseConnectionUrl, type ConnectionParts } from './connection-url.js';
 
@@ -42,13 +42,7 @@ const connectionUrlField = z
     if (!parsed.ok) context.addIssue({ code: 'custom', message: parsed.message });
   });
 
-const scheduleField = z
-  .string()
-  .max(256)
-  .superRefine((expression, context) => {
-    const problem = validateScheduleExpression(expression);
-    if (problem) context.addIssue({ code: 'custom', message: problem });
-  });
+const scheduleField = scheduleExpressionField;
 
 export const putPostgresSettingsBody = z
   .object({

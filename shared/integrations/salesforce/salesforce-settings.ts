@@ -2,7 +2,7 @@ import * as z from 'zod';
 import type { ErrorDetail } from '../../errors/domain-errors.js';
 import { propertyNameFromSalesforceField, validatePropertyName } from '../../properties/property-names.js';
 import type { PropertyType } from '../../properties/property.js';
-import { validateScheduleExpression } from '../../scheduling/schedule-expression.js';
+import { scheduleExpressionField } from '../../scheduling/schedule-expression.js';
 import { DEFAULT_SYNC_SCHEDULE } from '../../scheduling/sync-scheduler.js';
 
 /**
@@ -21,13 +21,7 @@ const propertyName = z.string().superRefine((name, context) => {
   if (problem) context.addIssue({ code: 'custom', message: problem });
 });
 
-const scheduleField = z
-  .string()
-  .max(256)
-  .superRefine((expression, context) => {
-    const problem = validateScheduleExpression(expression);
-    if (problem) context.addIssue({ code: 'custom', message: problem });
-  });
+const scheduleField = scheduleExpressionField;
 
 export const putSalesforceSettingsBody = z
   .object({
