@@ -243,8 +243,11 @@ export class RosterStack extends Stack {
       },
       // PUT and preview parse the tenant's SQL with libpg-query (WASM beside the bundle).
       bundledFiles: ['node_modules/libpg-query/wasm/libpg-query.wasm'],
-      // The Salesforce routes' modules (jsforce) load on the first Salesforce request, from their own chunk.
-      lazyChunks: [{ name: 'salesforce', entry: 'shared/integrations/salesforce/salesforce-wiring.ts' }],
+      // The integration routes' modules (jsforce; pg and the SQL parser) load on first use, from chunks of their own.
+      lazyChunks: [
+        { name: 'salesforce', entry: 'shared/integrations/salesforce/salesforce-wiring.ts' },
+        { name: 'postgres', entry: 'shared/integrations/postgres/postgres-integration-service.ts', dirname: true },
+      ],
       memorySize: 1024,
       timeout: Duration.seconds(29),
       // A preview connects to the tenant's database: through the static egress address too, when it is on.

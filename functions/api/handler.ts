@@ -34,6 +34,7 @@ import {
 } from '../../shared/wiring/stores.js';
 import type { ApiEvent, ApiResult } from './api-event.js';
 import type * as SalesforceModule from '../../shared/integrations/salesforce/salesforce-wiring.js';
+import type * as PostgresModule from '../../shared/integrations/postgres/postgres-integration-service.js';
 import { httpErrorHandler } from './http-error-handler.js';
 import { bindRoute, type RouteReply } from './route-binding.js';
 import type { RateLimitedGroup } from '../../shared/http/tenant-rate-limit.js';
@@ -75,7 +76,9 @@ const limited =
     return handle(request);
   };
 // pg and the SQL parser load on the first integration request, not at every cold start.
-const integrations = () => import('../../shared/integrations/postgres/postgres-integration-service.js');
+// Bundled, they are a chunk of their own too (with libpg-query's WASM beside it), out of the bundle every cold start compiles.
+const integrations = (): Promise<typeof PostgresModule> =>
+  process.env.ROSTER_BUNDLED === 'true' ? import(lazyChunk('postgres')) : import('../../shared/integrations/postgres/postgres-integration-service.js');
 let openApiDocument: unknown;
 
 /** The OAuth redirect URI (API.md): `<API base URL>/integrations/salesforce/callback`. */

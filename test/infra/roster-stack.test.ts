@@ -363,13 +363,20 @@ describe('Lambda functions', () => {
     }
   });
 
-  it("builds the API's Salesforce modules as a chunk of their own: jsforce is not in the bundle a cold start loads", () => {
+  it("builds the API's integration modules as chunks of their own: neither jsforce nor pg is in the bundle a cold start loads", () => {
     const api = readFileSync(bundleOf(stack.apiFunction), 'utf8');
     expect(api).not.toContain('jsforce_state');
-    expect(api).toContain('salesforce');
-    const chunk = path.join(path.dirname(bundleOf(stack.apiFunction)), 'salesforce.mjs');
-    expect(readFileSync(chunk, 'utf8').slice(0, 300)).toMatch(/createRequire.*import\.meta\.url/);
-    expect(existsSync(`${chunk}.map`)).toBe(true);
+    expect(api).not.toContain('libpg-query.wasm');
+    const directory = path.dirname(bundleOf(stack.apiFunction));
+    for (const name of ['salesforce', 'postgres']) {
+      const chunk = path.join(directory, `${name}.mjs`);
+      expect(readFileSync(chunk, 'utf8').slice(0, 300)).toMatch(/createRequire.*import\.meta\.url/);
+      expect(existsSync(`${chunk}.map`)).toBe(true);
+    }
+    // The SQL parser in the postgres chunk finds its WASM beside itself.
+    expect(readFileSync(path.join(directory, 'postgres.mjs'), 'utf8').slice(0, 600)).toMatch(/const __dirname = /);
+    expect(readFileSync(path.join(directory, 'postgres.mjs'), 'utf8')).toContain('libpg-query.wasm');
+    expect(existsSync(path.join(directory, 'libpg-query.wasm'))).toBe(true);
   });
 
   it('bundles jsforce into the functions that use it, with the userland punycode instead of the deprecated built-in', () => {
