@@ -159,6 +159,23 @@ describe('connect', () => {
     await expect(secretOf(tenant)).rejects.toThrow();
   });
 
+  it('answers a clear 422 when no connected app is configured, storing no state', async () => {
+    const { SecretsManagerSecretStore } = await import('../../shared/secrets/secrets-manager-secret-store.js');
+    const { SalesforceOAuth } = await import('../../shared/integrations/salesforce/salesforce-oauth.js');
+    const { connectSalesforce } = await import('../../shared/integrations/salesforce/salesforce-integration-service.js');
+    const { serviceDependencies } = await import('../support/salesforce-harness.js');
+    const created: string[] = [];
+    const base = serviceDependencies(fake, new SecretsManagerSecretStore(secretsClient));
+    const deps = {
+      ...base,
+      oauth: new SalesforceOAuth(async () => undefined),
+      states: { create: async (pending: { tenantId: string }) => (created.push(pending.tenantId), 'never'), consume: base.states.consume.bind(base.states) },
+    };
+    const refused = await connectSalesforce(deps as typeof base, uniqueTenant('sfapi'), { loginUrl: fake.url }, 'https://api.example.test/integrations/salesforce/callback').catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 422, message: expect.stringContaining('no connected app is configured') });
+    expect(created).toEqual([]);
+  });
+
   it('accepts production, sandbox and My Domain login URLs and refuses others (400 naming loginUrl)', async () => {
     const tenant = uniqueTenant('sfapi');
     for (const loginUrl of ['https://login.salesforce.com', 'https://test.salesforce.com', 'https://acme.my.salesforce.com', 'https://acme--uat.sandbox.my.salesforce.com']) {

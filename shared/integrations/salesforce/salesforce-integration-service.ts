@@ -44,6 +44,7 @@ export async function connectSalesforce(deps: SalesforceServiceDependencies, ten
   const { verifier, challenge } = pkcePair();
   const now = (deps.now?.() ?? new Date()).getTime();
   // The app is checked before a state is stored: without one there is nothing to connect with.
+  if (!(await deps.oauth.configured())) throw noApp();
   let authorizeUrl: string;
   try {
     const state = await deps.states.create({ tenantId, codeVerifier: verifier, loginUrl: login.url, redirectUri }, STATE_TTL_MS, now);

@@ -27,6 +27,11 @@ export class SalesforceOAuth implements TokenRefresher {
     return new OAuth2({ loginUrl, clientId: app.clientId, clientSecret: app.clientSecret, ...(redirectUri ? { redirectUri } : {}) });
   }
 
+  /** Whether a connected app is configured (checked before anything is stored for a connect). */
+  async configured(): Promise<boolean> {
+    return (await this.app()) !== undefined;
+  }
+
   async authorizeUrl(loginUrl: string, redirectUri: string, state: string, codeChallenge: string): Promise<string> {
     const client = await this.client(loginUrl, redirectUri);
     // `prompt=login consent`: the admin chooses the org (and user) every time, never a session left in the browser.
