@@ -4,6 +4,7 @@ import { lambdaLauncher } from '../../shared/aws/lambda-launcher.js';
 import { loadEnvironment, postgresSyncEnvironment } from '../../shared/config/function-environments.js';
 import { runPostgresSync, type PostgresSyncInvocation, type PostgresSyncResult } from '../../shared/integrations/postgres/postgres-sync-run.js';
 import { defaultSessionLimits } from '../../shared/integrations/postgres/session-limits.js';
+import { isSyncInvocationOf } from '../../shared/integrations/sync-run-lifecycle.js';
 import { logger } from '../../shared/logging/logger.js';
 import { flushMetrics } from '../../shared/observability/metrics.js';
 import { integrationStore, propertyRegistry, secretStore, userStore } from '../../shared/wiring/stores.js';
@@ -21,18 +22,7 @@ const dependencies = {
   sessionLimits: { ...defaultSessionLimits, allowPrivateHosts: env.ROSTER_ALLOW_PRIVATE_HOSTS, statementTimeoutMs: 14 * 60_000 },
 };
 
-const TENANT_ID = /^[a-z0-9-]{3,40}$/;
-
-const isSyncInvocation = (event: unknown): event is PostgresSyncInvocation => {
-  const candidate = event as Partial<PostgresSyncInvocation> | undefined;
-  return (
-    candidate?.kind === 'postgres-sync' &&
-    typeof candidate.tenantId === 'string' &&
-    TENANT_ID.test(candidate.tenantId) &&
-    (candidate.runId === undefined || typeof candidate.runId === 'string') &&
-    (candidate.leaseId === undefined || typeof candidate.leaseId === 'string')
-  );
-};
+const isSyncInvocation = isSyncInvocationOf('postgres-sync');
 
 /**
  * The PostgreSQL sync function. Invoked asynchronously by a tenant's schedule

@@ -4,6 +4,7 @@ import { lambdaLauncher } from '../../shared/aws/lambda-launcher.js';
 import { loadEnvironment, salesforceSyncEnvironment } from '../../shared/config/function-environments.js';
 import { SalesforceOAuth } from '../../shared/integrations/salesforce/salesforce-oauth.js';
 import { runSalesforceSync, type SalesforceSyncInvocation, type SalesforceSyncResult } from '../../shared/integrations/salesforce/salesforce-sync-run.js';
+import { isSyncInvocationOf } from '../../shared/integrations/sync-run-lifecycle.js';
 import { logger } from '../../shared/logging/logger.js';
 import { flushMetrics } from '../../shared/observability/metrics.js';
 import { exportSource, integrationStore, propertyRegistry, salesforceApp, salesforceTokens, userStore } from '../../shared/wiring/stores.js';
@@ -17,18 +18,7 @@ const dependencies = {
   tokens: salesforceTokens(env, new SalesforceOAuth(salesforceApp(env))),
 };
 
-const TENANT_ID = /^[a-z0-9-]{3,40}$/;
-
-const isSyncInvocation = (event: unknown): event is SalesforceSyncInvocation => {
-  const candidate = event as Partial<SalesforceSyncInvocation> | undefined;
-  return (
-    candidate?.kind === 'salesforce-sync' &&
-    typeof candidate.tenantId === 'string' &&
-    TENANT_ID.test(candidate.tenantId) &&
-    (candidate.runId === undefined || typeof candidate.runId === 'string') &&
-    (candidate.leaseId === undefined || typeof candidate.leaseId === 'string')
-  );
-};
+const isSyncInvocation = isSyncInvocationOf('salesforce-sync');
 
 /**
  * The Salesforce sync function. Invoked asynchronously by a tenant's schedule

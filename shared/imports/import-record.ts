@@ -86,3 +86,10 @@ export function publicImport(record: ImportRecord, errorReportUrl?: string) {
     ...(record.error ? { error: record.error } : {}),
   };
 }
+
+/** A source value as a row error shows it: text, at most 200 characters (`undefined` for no value). */
+export function clipErrorValue(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

@@ -20,6 +20,22 @@ export interface SyncInvocation {
   trigger?: RunTrigger;
 }
 
+const TENANT_ID = /^[a-z0-9-]{3,40}$/;
+
+/** Whether an event is a well-formed invocation of the `<kind>` sync function (anything else is ignored, never run). */
+export function isSyncInvocationOf<K extends string>(kind: K) {
+  return (event: unknown): event is SyncInvocation & { kind: K } => {
+    const candidate = event as (Partial<SyncInvocation> & { kind?: unknown }) | undefined;
+    return (
+      candidate?.kind === kind &&
+      typeof candidate.tenantId === 'string' &&
+      TENANT_ID.test(candidate.tenantId) &&
+      (candidate.runId === undefined || typeof candidate.runId === 'string') &&
+      (candidate.leaseId === undefined || typeof candidate.leaseId === 'string')
+    );
+  };
+}
+
 export type SyncInvocationResult = 'succeeded' | 'failed' | 'continued' | 'busy' | 'ignored' | 'lease_lost';
 
 /** The run's lease went to another invocation: this one stops without touching the run. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MAX_INLINE_ERRORS, type RowError } from '../../imports/import-record.js';
+import { clipErrorValue, MAX_INLINE_ERRORS, type RowError } from '../../imports/import-record.js';
 import { ImportSetupError, planColumns, type ColumnPlan } from '../../imports/column-plan.js';
 import { logger } from '../../logging/logger.js';
 import { recordRows, recordSyncRun } from '../../observability/metrics.js';
@@ -341,7 +341,7 @@ class PostgresSyncRun {
         const raw = row[column.index];
         const coerced = coerceValue(raw, read.types.get(column.property) ?? 'string');
         if (!coerced.ok) {
-          errors.push({ line, column: column.column, value: clip(raw), message: coerced.message });
+          errors.push({ line, column: column.column, value: clipErrorValue(raw), message: coerced.message });
           return;
         }
         if (coerced.value !== undefined) properties[column.property] = coerced.value;
@@ -357,7 +357,7 @@ class PostgresSyncRun {
       if (outcome.status === 'failed') {
         const change = changes[index]!;
         const column = outcome.field === 'email' ? emailColumn : (read.columns[read.idIndex ?? -1]?.name ?? outcome.field);
-        errors.push({ line: rowOf[index]!, column, value: clip(outcome.field === 'email' ? change.email : change.externalId), message: outcome.message });
+        errors.push({ line: rowOf[index]!, column, value: clipErrorValue(outcome.field === 'email' ? change.email : change.externalId), message: outcome.message });
         return;
       }
       counts[outcome.status] += 1;
@@ -386,8 +386,3 @@ function rowAfter(keys: string[], values: string[], inclusive: boolean): string 
 
 const sameKey = (a: string[], b: string[]) => a.length === b.length && a.every((part, index) => part === b[index]);
 
-function clip(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-}

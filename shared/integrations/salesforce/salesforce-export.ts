@@ -3,7 +3,7 @@ import type { ExportSource } from '../../exports/export-sources.js';
 import { MAX_INLINE_ERRORS } from '../../imports/import-record.js';
 import type { UserProfile } from '../../users/user.js';
 import type { SalesforceApi, SaveResult } from './salesforce-api.js';
-import { SalesforceRunError } from './salesforce-import.js';
+import { SalesforceRunError, soqlString } from './salesforce-import.js';
 import type { SalesforceExportSettings, SalesforceImportSettings } from './salesforce-settings.js';
 import type { RunControl, SalesforceCheckpoint } from './salesforce-sync-run.js';
 import { toCsvCell, toSalesforce } from './salesforce-values.js';
@@ -46,8 +46,6 @@ interface Match {
 }
 
 type Write = { candidate: Candidate; operation: 'update' | 'create'; record: Record<string, string | number | boolean> };
-
-const soqlString = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 /** One text form for a value from REST JSON, from Bulk CSV, or about to be written. */
 function normalise(value: unknown): string {

@@ -1,4 +1,4 @@
-import { MAX_INLINE_ERRORS, type RowError } from '../../imports/import-record.js';
+import { clipErrorValue, MAX_INLINE_ERRORS, type RowError } from '../../imports/import-record.js';
 import type { PropertyType } from '../../properties/property.js';
 import { upsertUsers, type UpsertContext, type UserChange } from '../../users/user-upsert.js';
 import type { SalesforceApi } from './salesforce-api.js';
@@ -50,7 +50,8 @@ function soqlDateTime(iso: string): string {
   return `${new Date(Date.parse(iso)).toISOString().slice(0, 19)}Z`;
 }
 
-const soqlString = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+/** A SOQL string literal (backslashes and quotes escaped). */
+export const soqlString = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 export function sinceCondition(since: StampKey | undefined): string | undefined {
   if (!since) return undefined;
@@ -174,7 +175,7 @@ export class SalesforceImport {
       for (const [field, property] of Object.entries(this.settings.fields)) {
         const coerced = fromSalesforce(record[field], this.settings.fieldTypes[field] ?? 'string', this.types.get(property) ?? 'string');
         if (!coerced.ok) {
-          errors.push({ line, column: field, value: clip(record[field]), message: `record ${id}: ${coerced.message}` });
+          errors.push({ line, column: field, value: clipErrorValue(record[field]), message: `record ${id}: ${coerced.message}` });
           return;
         }
         if (coerced.value !== undefined) properties[property] = coerced.value;
@@ -188,7 +189,7 @@ export class SalesforceImport {
     outcomes.forEach((outcome, index) => {
       if (outcome.status === 'failed') {
         const id = String(records[lineOf[index]! - first - 1]?.Id ?? '');
-        errors.push({ line: lineOf[index]!, column: this.settings.emailField, value: clip(changes[index]!.email), message: `record ${id}: ${outcome.message}` });
+        errors.push({ line: lineOf[index]!, column: this.settings.emailField, value: clipErrorValue(changes[index]!.email), message: `record ${id}: ${outcome.message}` });
         return;
       }
       counts[outcome.status] += 1;
@@ -201,8 +202,3 @@ export class SalesforceImport {
   }
 }
 
-function clip(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-}
