@@ -68,7 +68,9 @@ export async function drive(secrets: SecretsManagerSecretStore, first: PostgresS
     secrets,
     users: options.users ?? users,
     registry,
-    sessionLimits: { ...defaultSessionLimits, allowPrivateHosts: true, ...options.sessionLimits },
+    // The sync function allows 14 min per statement; the tests' default 60 s made the 50,000-row run
+    // fail under a loaded CI machine (its cursor lives as long as the whole invocation).
+    sessionLimits: { ...defaultSessionLimits, allowPrivateHosts: true, statementTimeoutMs: 5 * 60_000, ...options.sessionLimits },
     continueLater: async (invocation) => {
       queue.push(invocation);
     },
