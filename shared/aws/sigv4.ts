@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 
 /**
  * AWS Signature Version 4 for one JSON POST (the DynamoDB batch path). Specialised: one
@@ -23,7 +23,7 @@ export interface SignInput {
   date?: Date;
 }
 
-const hex = (data: string) => createHash('sha256').update(data, 'utf8').digest('hex');
+const hex = (data: string) => hash('sha256', data, 'hex');
 
 let cachedKey: { id: string; key: Buffer } | undefined;
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { USER_LIST_SHARDS } from '../storage/table-definitions.js';
 import type { PropertyValue } from '../properties/property-coercion.js';
 
@@ -44,11 +44,12 @@ function shardOf(userId: string): number {
  * taken by a user whose email has since changed.
  */
 export function derivedUserId(tenantId: string, email: string, attempt = 0): string {
-  const digest = createHash('sha256').update(`${tenantId}\u0000${email}\u0000${attempt}`).digest('base64url');
+  // crypto.hash: one call, no Hash object (a third of createHash's cost on the import's hot path).
+  const digest = hash('sha256', `${tenantId}\u0000${email}\u0000${attempt}`, 'base64url');
   return `u_${digest.slice(0, 22)}`;
 }
 
 /** Event IDs derived from what caused them, so a replayed write lands on the same item. */
 export function derivedEventId(...parts: string[]): string {
-  return `e_${createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 22)}`;
+  return `e_${hash('sha256', parts.join('\u0000'), 'base64url').slice(0, 22)}`;
 }
