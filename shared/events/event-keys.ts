@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { attributeMapJson, jsonString } from '../aws/attribute-value-codec.js';
+import { attributeMapJson, jsonInner, jsonString, repeatedJsonInner } from '../aws/attribute-value-codec.js';
 import { EVENT_TYPE_SHARDS } from '../storage/table-definitions.js';
 import type { UserEventRecord } from '../users/user-store.js';
 
@@ -88,12 +88,18 @@ export function toEventRecord(item: Record<string, unknown>): UserEventRecord {
   };
 }
 
-/** `eventItem` straight to attribute-value JSON (a test keeps the two equal). */
+/** `eventItem` straight to attribute-value JSON (a test keeps the two equal); each part escaped once. */
 export function eventItemJson(tenantId: string, event: UserEventRecord): string {
+  const tenant = repeatedJsonInner(tenantId);
+  const userId = jsonInner(event.userId);
+  const eventId = jsonInner(event.eventId);
+  const type = repeatedJsonInner(event.type);
+  const occurredAt = jsonInner(event.occurredAt);
+  const day = jsonInner(event.occurredAt.slice(0, 10));
   return (
-    `{"pk":{"S":${jsonString(eventKeys.timeline(tenantId, event.userId))}},"sk":{"S":${jsonString(eventKeys.sortKey(event.occurredAt, event.eventId))}}` +
-    `,"typeBucket":{"S":${jsonString(eventKeys.typeBucket(tenantId, event.type, event.occurredAt, event.eventId))}}` +
-    `,"eventId":{"S":${jsonString(event.eventId)}},"userId":{"S":${jsonString(event.userId)}},"type":{"S":${jsonString(event.type)}}` +
-    `,"occurredAt":{"S":${jsonString(event.occurredAt)}},"properties":{"M":${attributeMapJson(event.properties, 'properties')}},"source":{"S":${jsonString(event.source)}}}`
+    `{"pk":{"S":"${eventKeys.timeline(tenant, userId)}"},"sk":{"S":"${eventKeys.sortKey(occurredAt, eventId)}"}` +
+    `,"typeBucket":{"S":"${eventKeys.typeDayShard(tenant, type, day, writeShard(event.eventId))}"}` +
+    `,"eventId":{"S":"${eventId}"},"userId":{"S":"${userId}"},"type":{"S":"${type}"}` +
+    `,"occurredAt":{"S":"${occurredAt}"},"properties":{"M":${attributeMapJson(event.properties, 'properties')}},"source":{"S":"${repeatedJsonInner(event.source)}"}}`
   );
 }

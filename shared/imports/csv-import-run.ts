@@ -233,6 +233,8 @@ class ImportRun {
       ? await this.deps.registry.ensure(tenantId, plan.properties.map((column) => column.property), 'csv', known)
       : known;
 
+    const columnTypes = plan.properties.map((column) => types.get(column.property) ?? 'string');
+
     let stopped = false;
     const inFlight: Array<{ emails: Set<string>; outcome: Promise<BatchOutcome> }> = [];
     const commitOldest = async () => {
@@ -244,9 +246,10 @@ class ImportRun {
       if (batch.length === 0) return;
       const rows = batch;
       batch = [];
-      const emails = new Set(rows.flatMap((row) => (row.email ? [row.email] : [])));
+      const emails = new Set<string>();
+      for (const row of rows) if (row.email) emails.add(row.email);
       // Rows of one email stay in order: wait for in-flight batches that touch the same users.
-      if (inFlight.some((other) => [...emails].some((email) => other.emails.has(email)))) {
+      if (inFlight.some((other) => overlaps(emails, other.emails))) {
         while (inFlight.length > 0) await commitOldest();
       }
       while (inFlight.length >= this.settings.batchesInFlight) await commitOldest();
@@ -259,7 +262,7 @@ class ImportRun {
 
     try {
       for await (const csvRecord of records) {
-        batch.push(this.prepareRow(csvRecord, checkpoint.columns, plan, types));
+        batch.push(this.prepareRow(csvRecord, checkpoint.columns, plan, columnTypes));
         if (batch.length >= this.settings.batchSize) {
           await dispatch();
           if (this.remainingMs() < this.settings.stopWhenRemainingMs) {
@@ -284,7 +287,8 @@ class ImportRun {
     return this.finish();
   }
 
-  private prepareRow(record: CsvRecord, columns: string[], plan: ColumnPlan, types: Map<string, PropertyType>) {
+  /** `columnTypes[i]` is the type of `plan.properties[i]`. */
+  private prepareRow(record: CsvRecord, columns: string[], plan: ColumnPlan, columnTypes: PropertyType[]) {
     if (record.error) return { record, error: { line: record.line, message: record.error } };
     if (record.fields.length !== columns.length) {
       return {
@@ -294,9 +298,10 @@ class ImportRun {
     }
     const email = record.fields[plan.emailIndex]!;
     const properties: UserChange['properties'] = {};
-    for (const column of plan.properties) {
+    for (let index = 0; index < plan.properties.length; index += 1) {
+      const column = plan.properties[index]!;
       const raw = record.fields[column.index]!;
-      const coerced = coerceValue(raw, types.get(column.property) ?? 'string');
+      const coerced = coerceValue(raw, columnTypes[index]!);
       if (!coerced.ok) {
         return { record, error: { line: record.line, column: column.column, value: clip(raw), message: coerced.message } };
       }
@@ -421,6 +426,11 @@ class ImportRun {
 
 const errorPartKey = (record: Pick<ImportRecord, 'tenantId' | 'importId'>, part: number) =>
   `errors/${record.tenantId}/${record.importId}/part-${String(part).padStart(6, '0')}.csv`;
+
+function overlaps(a: Set<string>, b: Set<string>): boolean {
+  for (const item of a) if (b.has(item)) return true;
+  return false;
+}
 
 function reportRows(errors: RowError[]): string {
   return stringify(errors.map((error) => [error.line, neutraliseFormula(error.column ?? ''), neutraliseFormula(error.value ?? ''), error.message]));

@@ -95,11 +95,7 @@ export async function upsertUsers(store: UserStore, context: UpsertContext, chan
       working.set(email, state);
     }
     const changed: string[] = [];
-    for (const [name, value] of Object.entries(change.properties)) {
-      if (value === undefined || sameValue(state.profile.properties[name], value)) continue;
-      state.profile.properties[name] = value;
-      changed.push(name);
-    }
+    applyProperties(state.profile.properties, change.properties, changed);
     const firstSight = state.isNew && !state.touched;
     if (!firstSight && changed.length === 0) {
       outcomes[index] = { status: replayedStatus(state.profile, change.ref), userId: state.profile.userId, changed, duplicate };
@@ -128,6 +124,16 @@ export async function upsertUsers(store: UserStore, context: UpsertContext, chan
   }
   await store.write(context.tenantId, writes);
   return outcomes;
+}
+
+/** Copies the values that differ into `properties` and names them in `changed`; `undefined` (an empty cell) erases nothing. */
+function applyProperties(properties: Record<string, PropertyValue>, incoming: Record<string, PropertyValue>, changed: string[]): void {
+  for (const name in incoming) {
+    const value = incoming[name];
+    if (value === undefined || sameValue(properties[name], value)) continue;
+    properties[name] = value;
+    changed.push(name);
+  }
 }
 
 /**
@@ -306,11 +312,7 @@ async function upsertByExternalId(store: UserStore, context: UpsertContext, fall
     const duplicate = seen.has(userId);
     seen.add(userId);
     const changed: string[] = [];
-    for (const [name, value] of Object.entries(change.properties)) {
-      if (value === undefined || sameValue(state.profile.properties[name], value)) continue;
-      state.profile.properties[name] = value;
-      changed.push(name);
-    }
+    applyProperties(state.profile.properties, change.properties, changed);
     const firstSight = state.isNew && !state.touched;
     if (!firstSight && changed.length === 0 && !identityChanged) {
       outcomes[index] = { status: replayedStatus(state.profile, change.ref), userId, changed, duplicate };

@@ -25,12 +25,13 @@ export const userKeys = {
   profile: (tenantId: string, userId: string) => ({ pk: `${tenantId}#U#${userId}`, sk: 'USER' }),
   email: (tenantId: string, email: string) => ({ pk: `${tenantId}#E#${email}`, sk: 'EMAIL' }),
   externalId: (tenantId: string, externalId: string) => ({ pk: `${tenantId}#X#${externalId}`, sk: 'XID' }),
-  shard: (tenantId: string, userId: string) => userKeys.shardKey(tenantId, shardOf(userId)),
+  shard: (tenantId: string, userId: string) => userKeys.shardKey(tenantId, userShard(userId)),
   /** The `byTenantShard` partition of one shard (0–31) of a tenant. */
   shardKey: (tenantId: string, shard: number) => `${tenantId}#${String(shard).padStart(2, '0')}`,
 };
 
-function shardOf(userId: string): number {
+/** Which of the tenant's list shards (0–31) a user is in. */
+export function userShard(userId: string): number {
   let hash = 0;
   for (let index = 0; index < userId.length; index += 1) hash = (hash * 31 + userId.charCodeAt(index)) >>> 0;
   return hash % USER_LIST_SHARDS;

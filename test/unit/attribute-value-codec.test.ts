@@ -59,4 +59,28 @@ describe('attribute-value codec (the batch path’s own marshaller)', () => {
     const event = { eventId: 'e_1', userId: 'u_1', type: 'user.updated', occurredAt: '2026-01-02T00:00:00.000Z', properties: { changed: ['plan', 'say "x"'] }, source: 'csv' };
     expect(JSON.parse(eventItemJson('acme', event))).toEqual(marshall(eventItem('acme', event), { removeUndefinedValues: true }));
   });
+
+  it('escapes every part of a composed key, whatever the part holds', () => {
+    // Parts are escaped one by one and joined; the result must equal escaping the joined key.
+    const profile = { userId: 'u_"odd"\\\u0001', email: 'a@example.com', properties: { 'na"me': 'v\n' }, createdAt: 'when \ud83d', updatedAt: '\ude80 later', createdRef: 'imp:"2"', lastRef: 'imp:"2"' };
+    expect(JSON.parse(profileItemJson('acme', profile))).toEqual(marshall(profileItem('acme', profile), { removeUndefinedValues: true }));
+    const event = { eventId: 'e_"1"', userId: 'u_\\x', type: 'odd "type"', occurredAt: '2026-01-0\ud83d\ude80#x', properties: {}, source: 'c"sv' };
+    expect(JSON.parse(eventItemJson('acme', event))).toEqual(marshall(eventItem('acme', event), { removeUndefinedValues: true }));
+  });
+
+  it('encodes each list by its own contents, also when consecutive lists repeat or are changed afterwards', () => {
+    const changed = ['plan', 'visits'];
+    const encode = (list: unknown[]) => JSON.parse(attributeMapJson({ changed: list })) as unknown;
+    expect(encode(changed)).toEqual(marshall({ changed }));
+    expect(encode(['plan', 'visits'])).toEqual(marshall({ changed: ['plan', 'visits'] }));
+    changed.push('vip');
+    expect(encode(changed)).toEqual(marshall({ changed: ['plan', 'visits', 'vip'] }));
+    expect(encode(['plan', 'visit'])).toEqual(marshall({ changed: ['plan', 'visit'] }));
+    const nested = { a: 1 };
+    expect(encode([nested])).toEqual(marshall({ changed: [{ a: 1 }] }));
+    nested.a = 2;
+    expect(encode([nested])).toEqual(marshall({ changed: [{ a: 2 }] }));
+    expect(encode([])).toEqual(marshall({ changed: [] }));
+    expect(() => attributeMapJson({ changed: ['x', Number.NaN] })).toThrow(/item\.changed\[1\]/);
+  });
 });
