@@ -332,14 +332,16 @@ class PostgresSyncRun {
     const rowOf: number[] = [];
     const emailColumn = read.columns[read.plan.emailIndex]!.name;
     const first = this.checkpoint.rowsRead;
+    const columnTypes = read.plan.properties.map((column) => read.types.get(column.property) ?? 'string');
     rows.forEach((row, index) => {
       const line = first + index + 1;
       counts.rows += 1;
       if (read.updatedAtIndex !== undefined && row[read.updatedAtIndex] === null) counts.nullUpdatedAt += 1;
       const properties: UserChange['properties'] = {};
-      for (const column of read.plan.properties) {
+      for (let at = 0; at < columnTypes.length; at += 1) {
+        const column = read.plan.properties[at]!;
         const raw = row[column.index];
-        const coerced = coerceValue(raw, read.types.get(column.property) ?? 'string');
+        const coerced = coerceValue(raw, columnTypes[at]!);
         if (!coerced.ok) {
           errors.push({ line, column: column.column, value: clipErrorValue(raw), message: coerced.message });
           return;
