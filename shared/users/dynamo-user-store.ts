@@ -71,21 +71,42 @@ export class DynamoUserStore implements UserStore {
       await batchWriteAll(
         this.transport,
         this.options.eventsTable,
-        [...markers.map(putRequestJson), ...writes.events.map((event) => putRequestJson(eventItemJson(tenantId, event)))],
+        [...markers.map(putRequestJson), ...eventWriteRequests(tenantId, writes)],
         options,
       );
     } catch (error) {
       if (markers.length > 0) this.markers.forget(tenantId, writes.events);
       throw error;
     }
-    const userWrites: EncodedWriteRequest[] = [
-      ...writes.profiles.map((profile) => putRequestJson(profileItemJson(tenantId, profile))),
-      ...writes.emailClaims.map(({ email, userId }) => putRequestJson(attributeMapJson({ ...userKeys.email(tenantId, email), email, userId }))),
-      ...(writes.externalIdClaims ?? []).map(({ externalId, userId }) => putRequestJson(attributeMapJson({ ...userKeys.externalId(tenantId, externalId), externalId, userId }))),
-      ...(writes.emailReleases ?? []).map(({ email }) => deleteRequestJson(attributeMapJson(userKeys.email(tenantId, email)))),
-    ];
+    const userWrites = userWriteRequests(tenantId, writes);
     await batchWriteAll(this.transport, this.options.usersTable, userWrites, options);
   }
+}
+
+/** The events table's write requests of a write set (without type-day markers). */
+export function eventWriteRequests(tenantId: string, writes: UserWriteSet): EncodedWriteRequest[] {
+  const requests: EncodedWriteRequest[] = new Array(writes.events.length);
+  for (let index = 0; index < writes.events.length; index += 1) requests[index] = putRequestJson(eventItemJson(tenantId, writes.events[index]!));
+  return requests;
+}
+
+/** The users table's write requests of a write set: profiles, lookup items, released emails. */
+export function userWriteRequests(tenantId: string, writes: UserWriteSet): EncodedWriteRequest[] {
+  const requests: EncodedWriteRequest[] = [];
+  for (const profile of writes.profiles) requests.push(putRequestJson(profileItemJson(tenantId, profile)));
+  for (const { email, userId } of writes.emailClaims) requests.push(putRequestJson(emailClaimItemJson(tenantId, email, userId)));
+  for (const { externalId, userId } of writes.externalIdClaims ?? []) {
+    requests.push(putRequestJson(attributeMapJson({ ...userKeys.externalId(tenantId, externalId), externalId, userId })));
+  }
+  for (const { email } of writes.emailReleases ?? []) requests.push(deleteRequestJson(attributeMapJson(userKeys.email(tenantId, email))));
+  return requests;
+}
+
+/** The email lookup item (`userKeys.email` + email + userId) as attribute-value JSON; a test keeps it equal to the generic form. */
+export function emailClaimItemJson(tenantId: string, email: string, userId: string): string {
+  const address = jsonInner(email);
+  const keys = userKeys.email(repeatedJsonInner(tenantId), address);
+  return `{"pk":{"S":"${keys.pk}"},"sk":{"S":"${keys.sk}"},"email":{"S":"${address}"},"userId":{"S":${jsonString(userId)}}}`;
 }
 
 export function profileItem(tenantId: string, profile: UserProfile): Record<string, unknown> {

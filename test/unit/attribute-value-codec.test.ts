@@ -2,7 +2,8 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { attributeMapJson, fromAttributeMap, jsonString, toAttributeMap, UnsupportedValueError } from '../../shared/aws/attribute-value-codec.js';
 import { eventItem, eventItemJson } from '../../shared/events/event-keys.js';
-import { profileItem, profileItemJson } from '../../shared/users/dynamo-user-store.js';
+import { emailClaimItemJson, profileItem, profileItemJson } from '../../shared/users/dynamo-user-store.js';
+import { userKeys } from '../../shared/users/user.js';
 import type { UserProfile } from '../../shared/users/user.js';
 
 const awkward = {
@@ -82,5 +83,11 @@ describe('attribute-value codec (the batch path’s own marshaller)', () => {
     expect(encode([nested])).toEqual(marshall({ changed: [{ a: 2 }] }));
     expect(encode([])).toEqual(marshall({ changed: [] }));
     expect(() => attributeMapJson({ changed: ['x', Number.NaN] })).toThrow(/item\.changed\[1\]/);
+  });
+
+  it('the email lookup item encoder equals the generic one, for plain and awkward addresses', () => {
+    for (const [email, userId] of [['ada@example.com', 'u_abc'], ['"odd\\"@example.com', 'u_"x"'], ['zoë\u0001@xn--bcher-kva.example', 'u_\ud800']]) {
+      expect(JSON.parse(emailClaimItemJson('acme', email!, userId!))).toEqual(marshall({ ...userKeys.email('acme', email!), email, userId }));
+    }
   });
 });
