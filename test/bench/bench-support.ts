@@ -140,3 +140,11 @@ export class NullSinkUserStore implements UserStore {
     this.items += writes.events.length + writes.profiles.length + writes.emailClaims.length;
   }
 }
+
+/**
+ * The heap flags Lambda's Node.js runtime starts `node` with for a function of `memoryMb`
+ * (its bootstrap: new space = memory / 10, half of it per semi-space, the rest old space).
+ * They come on the command line, so NODE_OPTIONS cannot change them.
+ */
+export const lambdaHeapFlags = (memoryMb: number) => [`--max-semi-space-size=${Math.floor(memoryMb / 20)}`, `--max-old-space-size=${memoryMb - Math.floor(memoryMb / 10)}`];
+
