@@ -46,7 +46,8 @@ export interface ImportRunSettings {
 
 export const defaultImportRunSettings: ImportRunSettings = {
   batchSize: 250,
-  batchesInFlight: 4,
+  // 4 left the one-core importer idle ~28% of the time waiting on 10 ms round trips; 8: ~14%.
+  batchesInFlight: 8,
   saveEveryMs: 2_000,
   stopWhenRemainingMs: 60_000,
   // Renewed by every save (each ~2 s): short, so Lambda's retries of a crashed invocation
