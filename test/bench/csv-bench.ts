@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +20,7 @@ import { DynamoUserStore } from '../../shared/users/dynamo-user-store.js';
 import type { UserStore } from '../../shared/users/user-store.js';
 import { FileBlobStore, generateCsv, lambdaHeapFlags, runBenchImport } from './bench-support.js';
 import { startDynamoStandIn } from './dynamo-stand-in.js';
+import { runResultChild } from './result-child.js';
 import type { BenchReport } from './report.js';
 
 const runImport = (path: string, users: UserStore, registry?: PropertyRegistry) => runBenchImport(new FileBlobStore(path), statSync(path).size, users, registry);
@@ -34,18 +33,12 @@ interface PipelineChildResult {
 }
 
 /** test/bench/pipeline-child.ts in a fresh process with these node flags. */
-async function runPipelineChild(path: string, flags: string[]): Promise<PipelineChildResult> {
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'test/bench/pipeline-child.ts'], {
-    env: { ...process.env, BENCH_FILE: path, BENCH_ROUNDS: '2', POWERTOOLS_LOG_LEVEL: 'WARN' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+const runPipelineChild = (path: string, flags: string[]) =>
+  runResultChild<PipelineChildResult>('pipeline child', process.execPath, [...flags, '--import', 'tsx', 'test/bench/pipeline-child.ts'], {
+    BENCH_FILE: path,
+    BENCH_ROUNDS: '2',
+    POWERTOOLS_LOG_LEVEL: 'WARN',
   });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  const line = output.split('\n').find((text) => text.startsWith('RESULT '));
-  if (code !== 0 || !line) throw new Error(`pipeline child exited ${code}: ${output.slice(-2000)}`);
-  return JSON.parse(line.slice('RESULT '.length)) as PipelineChildResult;
-}
 
 /**
  * Pipeline CPU throughput (decode → parse → map → coerce → build items, null sink) vs plain
@@ -135,16 +128,13 @@ async function importerBundle(): Promise<string> {
 
 /** Runs the bundled importer pinned to CPU 0 and returns its RESULT line. */
 async function runPinnedImporter(env: Record<string, string>, nodeFlags: string[] = []): Promise<OneCoreResult> {
-  const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeFlags, await importerBundle()], {
-    env: { ...process.env, AWS_REGION: LOCAL_REGION, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', POWERTOOLS_LOG_LEVEL: 'WARN', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+  return runResultChild<OneCoreResult>('pinned importer', 'taskset', ['-c', '0', process.execPath, ...nodeFlags, await importerBundle()], {
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    POWERTOOLS_LOG_LEVEL: 'WARN',
+    ...env,
   });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  const line = output.split('\n').find((text) => text.startsWith('RESULT '));
-  if (code !== 0 || !line) throw new Error(`pinned importer exited ${code}: ${output.slice(-2000)}`);
-  return JSON.parse(line.slice('RESULT '.length)) as OneCoreResult;
 }
 
 interface OneCoreResult {

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +25,7 @@ import { DynamoUserStore } from '../../shared/users/dynamo-user-store.js';
 import { derivedUserId } from '../../shared/users/user.js';
 import { apiEvent } from '../support/api-events.js';
 import type { BenchReport } from './report.js';
+import { runResultChild } from './result-child.js';
 
 /**
  * The `exports` and `events` groups: a 100,000-user export (rows/s and peak RSS of the
@@ -91,16 +90,14 @@ export async function exportsBench(report: BenchReport) {
     const exportId = newExportId();
     await new DynamoExportStore(documents, tables.CONTROL_TABLE).create({ exportId, tenantId, spec: { kind: 'users' }, status: 'processing', createdAt: now, rows: 0, leaseExpiresAt: 0, failures: 0 });
 
-    const child = spawn(process.execPath, [await bundle('test/bench/export-child.ts')], {
-      env: { ...process.env, ...sdkEnvironment({ dynamodb, s3, secretsManager: 'http://127.0.0.1:1', scheduler: 'http://127.0.0.1:1' }), ...tables, DATA_BUCKET: BUCKET, BENCH_TENANT: tenantId, BENCH_EXPORT_ID: exportId, POWERTOOLS_LOG_LEVEL: 'WARN' },
-      stdio: ['ignore', 'pipe', 'inherit'],
+    const result = await runResultChild<{ outcome: string; seconds: number; peakRssMb: number }>('export child', process.execPath, [await bundle('test/bench/export-child.ts')], {
+      ...sdkEnvironment({ dynamodb, s3, secretsManager: 'http://127.0.0.1:1', scheduler: 'http://127.0.0.1:1' }),
+      ...tables,
+      DATA_BUCKET: BUCKET,
+      BENCH_TENANT: tenantId,
+      BENCH_EXPORT_ID: exportId,
+      POWERTOOLS_LOG_LEVEL: 'WARN',
     });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
-    const line = output.split('\n').find((text) => text.startsWith('RESULT '));
-    if (code !== 0 || !line) throw new Error(`export child exited ${code}: ${output.slice(-2000)}`);
-    const result = JSON.parse(line.slice('RESULT '.length)) as { outcome: string; seconds: number; peakRssMb: number };
     if (result.outcome !== 'completed') throw new Error(`export ended ${result.outcome}`);
     // The file itself proves the count: a header and one line per user.
     const client = new S3Client({ endpoint: s3, region: LOCAL_REGION, credentials: localCredentials, forcePathStyle: true });

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +13,7 @@ import { ensureTables } from '../../infra/local/provision.js';
 import { controlTable, eventsTable, localTableName, usersTable } from '../../shared/storage/table-definitions.js';
 import { adminQuery, createDatabase, startPostgres } from '../support/postgres-server.js';
 import type { BenchReport } from './report.js';
+import { runResultChild } from './result-child.js';
 
 /**
  * The `postgres` group: a first sync of a 1,000,000-row table through the real sync engine
@@ -67,13 +66,8 @@ interface ChildResult {
 }
 
 async function runChild(child: string, environment: Record<string, string>): Promise<ChildResult> {
-  const proc = spawn(process.execPath, [...(process.env.BENCH_PG_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PG_PROFILE}`] : []), child], { env: { ...process.env, ...environment, POWERTOOLS_LOG_LEVEL: 'ERROR' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  let output = '';
-  proc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const [code] = (await once(proc, 'exit')) as [number];
-  const line = output.split('\n').find((candidate) => candidate.startsWith('RESULT '));
-  if (code !== 0 || !line) throw new Error(`sync child exited ${code}: ${output.slice(-2000)}`);
-  const result = JSON.parse(line.slice(7)) as ChildResult;
+  const flags = process.env.BENCH_PG_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PG_PROFILE}`] : [];
+  const result = await runResultChild<ChildResult>('sync child', process.execPath, [...flags, child], { ...environment, POWERTOOLS_LOG_LEVEL: 'ERROR' });
   if (result.status !== 'succeeded') throw new Error(`bench sync ${result.status}: ${result.error?.message}`);
   return result;
 }

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +11,7 @@ import { ensureTables } from '../../infra/local/provision.js';
 import { controlTable, eventsTable, localTableName, usersTable } from '../../shared/storage/table-definitions.js';
 import { startFakeSalesforce, type FakeSalesforce } from '../support/fake-salesforce/fake-salesforce.js';
 import type { BenchReport } from './report.js';
+import { runResultChild } from './result-child.js';
 
 /**
  * The `salesforce` group, against the fake Salesforce (in this process) with the sync in
@@ -64,13 +63,7 @@ function contacts(count: number) {
 }
 
 async function runChild(child: string, environment: Record<string, string>): Promise<ChildResult> {
-  const proc = spawn(process.execPath, [child], { env: { ...process.env, ...environment, POWERTOOLS_LOG_LEVEL: 'ERROR' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  let output = '';
-  proc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const [code] = (await once(proc, 'exit')) as [number];
-  const line = output.split('\n').find((candidate) => candidate.startsWith('RESULT '));
-  if (code !== 0 || !line) throw new Error(`salesforce sync child exited ${code}: ${output.slice(-2000)}`);
-  const result = JSON.parse(line.slice(7)) as ChildResult;
+  const result = await runResultChild<ChildResult>('salesforce sync child', process.execPath, [child], { ...environment, POWERTOOLS_LOG_LEVEL: 'ERROR' });
   if (result.status !== 'succeeded') throw new Error(`bench salesforce sync ${result.status}: ${result.error?.message}`);
   return result;
 }
