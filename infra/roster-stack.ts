@@ -24,9 +24,9 @@ import { SyncScheduling } from './constructs/sync-scheduling.js';
 import { acknowledge, nagArn } from './constructs/nag.js';
 import { Monitoring } from './constructs/monitoring.js';
 
-
 /** The importer's memory: about one full vCPU (1,769 MB), room to stream any file. The bench sizes its heap from it. */
 export const CSV_IMPORT_MEMORY_MB = 1769;
+
 export interface RosterStackProps extends StackProps {
   /** Deployment stage (e.g. `dev`, `prod`); tagged on every resource. */
   stage?: string;

@@ -147,4 +147,3 @@ export class NullSinkUserStore implements UserStore {
  * They come on the command line, so NODE_OPTIONS cannot change them.
  */
 export const lambdaHeapFlags = (memoryMb: number) => [`--max-semi-space-size=${Math.floor(memoryMb / 20)}`, `--max-old-space-size=${memoryMb - Math.floor(memoryMb / 10)}`];
-
