@@ -238,9 +238,13 @@ class ImportRun {
 
     let stopped = false;
     const inFlight: Array<{ emails: Set<string>; outcome: Promise<BatchOutcome> }> = [];
+    // The emails of all in-flight batches (each in one batch only: an overlap drains them all first).
+    const inFlightEmails = new Set<string>();
     const commitOldest = async () => {
       const batch = inFlight.shift();
-      if (batch) await this.commit(await batch.outcome);
+      if (!batch) return;
+      for (const email of batch.emails) inFlightEmails.delete(email);
+      await this.commit(await batch.outcome);
     };
     let batch: Array<{ record: CsvRecord; change?: UserChange; error?: RowError; email?: string }> = [];
     const dispatch = async () => {
@@ -250,10 +254,11 @@ class ImportRun {
       const emails = new Set<string>();
       for (const row of rows) if (row.email) emails.add(row.email);
       // Rows of one email stay in order: wait for in-flight batches that touch the same users.
-      if (inFlight.some((other) => overlaps(emails, other.emails))) {
+      if (overlaps(emails, inFlightEmails)) {
         while (inFlight.length > 0) await commitOldest();
       }
       while (inFlight.length >= this.settings.batchesInFlight) await commitOldest();
+      for (const email of emails) inFlightEmails.add(email);
       const outcome = this.applyBatch(rows);
       // Batches fail while an earlier one is awaited: mark each handled here (its awaiter still
       // sees the error), or Node would treat the rejection as unhandled and kill the process.
@@ -315,7 +320,8 @@ class ImportRun {
     const counts = emptyCounts();
     const errors: RowError[] = [];
     let duplicates = 0;
-    const changes = rows.flatMap((row) => (row.change ? [row.change] : []));
+    const changes: UserChange[] = [];
+    for (const row of rows) if (row.change) changes.push(row.change);
     const outcomes = await upsertUsers(
       this.deps.users,
       { tenantId: this.record.tenantId, mode: this.record.mode, source: 'csv' },
@@ -428,8 +434,8 @@ class ImportRun {
 const errorPartKey = (record: Pick<ImportRecord, 'tenantId' | 'importId'>, part: number) =>
   `errors/${record.tenantId}/${record.importId}/part-${String(part).padStart(6, '0')}.csv`;
 
-function overlaps(a: Set<string>, b: Set<string>): boolean {
-  for (const item of a) if (b.has(item)) return true;
+function overlaps(emails: Set<string>, inFlight: Set<string>): boolean {
+  for (const email of emails) if (inFlight.has(email)) return true;
   return false;
 }
 

@@ -79,6 +79,19 @@ describe('CSV import (DynamoDB Local + s3rver)', () => {
     expect(users[0]!.properties).toEqual({ plan: 'silver', city: 'Rome' });
   });
 
+
+  it('applies rows of one email in file order when they fall in different batches in flight', async () => {
+    const tenant = uniqueTenant();
+    // Batches of 2 rows, 4 in flight: `same@` comes back every third row, so its rows keep
+    // landing in a batch while an earlier batch holding it is still being written.
+    const lines = Array.from({ length: 60 }, (_, i) => (i % 3 === 0 ? `same@example.com,v${i}` : `other${i}@example.com,v${i}`));
+    const { record } = await importFile(tenant, `email,plan\n${lines.join('\n')}\n`, { settings: { batchSize: 2, batchesInFlight: 4 } });
+    expect(record.counts).toEqual({ rows: 60, created: 41, updated: 19, unchanged: 0, skipped: 0, failed: 0 });
+    expect(record.duplicateRows).toBe(19);
+    expect((await userByEmail(tenant, 'same@example.com'))?.properties).toEqual({ plan: 'v57' });
+    expect((await userByEmail(tenant, 'other58@example.com'))?.properties).toEqual({ plan: 'v58' });
+    expect(await allUsers(tenant)).toHaveLength(41);
+  });
   it('fails rows with too many or too few fields, and writes none of them', async () => {
     const tenant = uniqueTenant();
     const { record } = await importFile(tenant, 'email,a,b\nok@example.com,1,2\nlong@example.com,1,2,3\nshort@example.com,1\n');
