@@ -27,6 +27,9 @@ import { Monitoring } from './constructs/monitoring.js';
 /** The importer's memory: about one full vCPU (1,769 MB), room to stream any file. The bench sizes its heap from it. */
 export const CSV_IMPORT_MEMORY_MB = 1769;
 
+/** The PostgreSQL sync's memory (a batch of rows and the writes in flight; flat for any result size). The bench sizes its heap from it. */
+export const POSTGRES_SYNC_MEMORY_MB = 1024;
+
 export interface RosterStackProps extends StackProps {
   /** Deployment stage (e.g. `dev`, `prod`); tagged on every resource. */
   stage?: string;
@@ -167,7 +170,7 @@ export class RosterStack extends Stack {
       },
       // The SQL parser's WASM is read from beside the bundle.
       bundledFiles: ['node_modules/libpg-query/wasm/libpg-query.wasm'],
-      memorySize: 1024,
+      memorySize: POSTGRES_SYNC_MEMORY_MB,
       timeout: Duration.minutes(15),
       reservedConcurrentExecutions: props.postgresSyncConcurrency ?? 10,
       retryAttempts: 2,
