@@ -85,7 +85,8 @@ export class DynamoJsonTransport {
 
   /** Sends one request; `input` is the request object or its JSON text. */
   async send<T>(operation: DynamoOperation, input: object | string): Promise<T> {
-    const body = typeof input === 'string' ? input : JSON.stringify(input);
+    // Encoded once: the same bytes are hashed for the signature, counted and sent, on every attempt.
+    const body = Buffer.from(typeof input === 'string' ? input : JSON.stringify(input), 'utf8');
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await this.attempt<T>(operation, body);
@@ -97,7 +98,7 @@ export class DynamoJsonTransport {
     }
   }
 
-  private async attempt<T>(operation: DynamoOperation, body: string): Promise<T> {
+  private async attempt<T>(operation: DynamoOperation, body: Buffer): Promise<T> {
     const { url, region } = await this.resolveTarget();
     const https = url.protocol === 'https:';
     // The client's provider caches credentials and refreshes them before they expire.
@@ -110,7 +111,7 @@ export class DynamoJsonTransport {
       body,
       credentials,
     });
-    headers['content-length'] = String(Buffer.byteLength(body));
+    headers['content-length'] = String(body.length);
     const response = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const send = https ? httpsRequest : httpRequest;
       const request = send(

@@ -19,7 +19,7 @@ class Sha256 {
   }
 }
 
-async function sdkSignature(credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }, body: string, date: Date, region = 'eu-west-1') {
+async function sdkSignature(credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }, body: string, date: Date, region = 'eu-west-1', extra: Record<string, string> = {}) {
   // applyChecksum off: the x-amz-content-sha256 header is optional outside S3, and we do not send it.
   const signer = new SignatureV4({ service: 'dynamodb', region, credentials, sha256: Sha256, applyChecksum: false });
   const signed = await signer.sign(
@@ -29,7 +29,7 @@ async function sdkSignature(credentials: { accessKeyId: string; secretAccessKey:
       hostname: `dynamodb.${region}.amazonaws.com`,
       path: '/',
       query: {},
-      headers: { host: `dynamodb.${region}.amazonaws.com`, 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.BatchWriteItem' },
+      headers: { host: `dynamodb.${region}.amazonaws.com`, 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.BatchWriteItem', ...extra },
       body,
     },
     { signingDate: date },
@@ -37,12 +37,12 @@ async function sdkSignature(credentials: { accessKeyId: string; secretAccessKey:
   return signed.headers;
 }
 
-const ours = (credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }, body: string, date: Date, region = 'eu-west-1') =>
+const ours = (credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }, body: string | Uint8Array, date: Date, region = 'eu-west-1', extra: Record<string, string> = {}) =>
   signJsonPost({
     host: `dynamodb.${region}.amazonaws.com`,
     region,
     service: 'dynamodb',
-    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.BatchWriteItem' },
+    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.BatchWriteItem', ...extra },
     body,
     credentials,
     date,
@@ -61,6 +61,24 @@ describe('SigV4 for the DynamoDB batch path', () => {
       expect(actual.authorization).toBe(expected.authorization);
       expect(actual['x-amz-date']).toBe(expected['x-amz-date']);
       expect(actual['x-amz-security-token']).toBe(expected['x-amz-security-token']);
+    }
+  });
+
+  it('signs the body’s UTF-8 bytes exactly as its text', async () => {
+    const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' };
+    const expected = await sdkSignature(credentials, body, date);
+    expect(ours(credentials, Buffer.from(body, 'utf8'), date).authorization).toBe(expected.authorization);
+  });
+
+  it('canonicalises header values exactly as the SDK signer does (line breaks, runs of spaces and tabs, one edge space)', async () => {
+    const values = ['plain', 'one space', ' leading', 'trailing ', '  two leading', 'two  spaces', 'tab\there', ' \t mixed \t ', 'nbsp\u00a0here', '\u2003em space', 'line\r\nbreak', '\nedge\n', ' ', ''];
+    for (const sessionToken of [undefined, 'FwoGZXIvYXdzEJr//////////wEaD', ' token\twith  runs\n']) {
+      const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', ...(sessionToken ? { sessionToken } : {}) };
+      for (const value of values) {
+        const extra = { 'x-roster-probe': value };
+        const expected = await sdkSignature(credentials, body, date, 'eu-west-1', extra);
+        expect({ value, sessionToken, authorization: ours(credentials, body, date, 'eu-west-1', extra).authorization }).toEqual({ value, sessionToken, authorization: expected.authorization });
+      }
     }
   });
 
