@@ -167,6 +167,11 @@ async function oneCore(report: BenchReport, directory: string) {
     report.figure('csv_rows_per_s_one_core_new', Math.round(rows / first!.seconds), `${rows} new users, taskset -c 0, stand-in answering after 10 ms; CPU ${first!.cpuSeconds.toFixed(1)} s; target ≥ 10,000`);
     report.figure('csv_rows_per_s_one_core_unchanged', Math.round(rows / second!.seconds), `re-import, zero writes; CPU ${second!.cpuSeconds.toFixed(1)} s; target ≥ 20,000`);
     report.note(`one-core requests to the stand-in: ${JSON.stringify(standIn.stats.requests)}`);
+    // The same first import with the heap flags Lambda gives the importer (the deployed configuration).
+    const lambdaFlags = HEAP_VARIANTS.find((variant) => variant.suffix === '_lambda_heap')!;
+    const [lambdaFirst] = (await runPinnedImporter({ AWS_ENDPOINT_URL_DYNAMODB: standIn.endpoint, BENCH_FILE: path, BENCH_PASSES: '1', BENCH_TENANT: 'bench-lambda' }, lambdaFlags.flags)).results;
+    if (lambdaFirst!.counts.created !== rows) throw new Error(`one-core run under Lambda's heap flags created ${lambdaFirst!.counts.created} of ${rows}`);
+    report.figure('csv_rows_per_s_one_core_new_lambda_heap', Math.round(rows / lambdaFirst!.seconds), `the same first import, ${lambdaFlags.label}; CPU ${lambdaFirst!.cpuSeconds.toFixed(1)} s`);
   } finally {
     await standIn.close();
   }

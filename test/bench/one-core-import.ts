@@ -11,7 +11,8 @@ import { FileBlobStore, runBenchImport } from './bench-support.js';
  * Lambda): the real upsert path and the real SDK client (`shared/wiring`), talking to the
  * DynamoDB stand-in given by AWS_ENDPOINT_URL_DYNAMODB. The file is a local path
  * (BENCH_FILE) or an S3 object (BENCH_BUCKET + BENCH_KEY, streamed from s3rver).
- * Runs BENCH_PASSES imports of the same file and prints one `RESULT <json>` line.
+ * Runs BENCH_PASSES imports of the same file for tenant BENCH_TENANT (default `bench`) and
+ * prints one `RESULT <json>` line.
  */
 /** Reads one fixed object whatever key the importer asks for (the upload was placed beforehand). */
 class FixedObjectBlobStore extends S3BlobStore {
@@ -36,7 +37,7 @@ let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
 
 for (let pass = 0; pass < passes; pass += 1) {
-  const { outcome, record, seconds, cpuSeconds } = await runBenchImport(blobs, size, users);
+  const { outcome, record, seconds, cpuSeconds } = await runBenchImport(blobs, size, users, undefined, process.env.BENCH_TENANT ?? 'bench');
   if (outcome !== 'completed') throw new Error(`import pass ${pass} ended ${outcome}: ${JSON.stringify(record.error ?? record.status)}`);
   results.push({ seconds, counts: record.counts, cpuSeconds });
 }
