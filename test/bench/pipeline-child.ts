@@ -9,7 +9,7 @@ import { FileBlobStore, NullSinkUserStore, runBenchImport } from './bench-suppor
  * `RESULT <json>` line with each round's rates and the process's peak RSS.
  */
 const path = process.env.BENCH_FILE!;
-const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 const results: Array<{ parse: number; pipeline: number; created: number }> = [];
 for (let round = 0; round < rounds; round += 1) {

@@ -27,6 +27,8 @@ const QUERY = 'SELECT email, first_name, plan, visits, vip, score, signed_up, ta
 /** The order the sync reads a first run in (so it can resume after the last key): for the ordered COPY reference. */
 const ORDERED_QUERY = `SELECT * FROM (${QUERY}) AS s ORDER BY (COALESCE(s.email::text, '') COLLATE "C")`;
 const SYNC_HEAP_FLAGS = lambdaHeapFlags(POSTGRES_SYNC_MEMORY_MB);
+/** COPY and the sync alternate this many times; figures are medians over them. */
+const ROUNDS = 3;
 const tables = { CONTROL_TABLE: localTableName(controlTable, 'bench'), USERS_TABLE: localTableName(usersTable, 'bench'), EVENTS_TABLE: localTableName(eventsTable, 'bench') };
 
 async function bundleChild(): Promise<string> {
@@ -109,17 +111,15 @@ export async function postgresBench(report: BenchReport) {
       BENCH_TENANT: tenant,
     });
 
-    // COPY and the sync alternate for three rounds; each figure is the median of the rounds, each
+    // COPY and the sync alternate for ROUNDS rounds; each figure is the median of the rounds, each
     // ratio the median of the per-round ratios (these machines are noisy). The sync runs once
     // with Node's default heap and once with the flags Lambda gives the function.
     const rounds: Array<{ copy: number; orderedCopy: number; sync: ChildResult; lambdaSync: ChildResult }> = [];
-    for (let round = 0; round < 3; round += 1) {
+    for (let round = 0; round < ROUNDS; round += 1) {
       const copy = rows / (await copyBaseline(url)).seconds;
       const orderedCopy = rows / (await copyBaseline(url, ORDERED_QUERY)).seconds;
-      const [sync, lambdaSync] = [
-        await runChild(child, environment('null', `bench-null-${round}`)),
-        await runChild(child, environment('null', `bench-lambda-${round}`), SYNC_HEAP_FLAGS),
-      ];
+      const sync = await runChild(child, environment('null', `bench-null-${round}`));
+      const lambdaSync = await runChild(child, environment('null', `bench-lambda-${round}`), SYNC_HEAP_FLAGS);
       for (const result of [sync, lambdaSync]) if (result.counts.created !== rows) throw new Error(`null-sink sync created ${result.counts.created} of ${rows}`);
       rounds.push({ copy, orderedCopy, sync, lambdaSync });
     }
@@ -130,13 +130,13 @@ export async function postgresBench(report: BenchReport) {
     const syncRatios = ratios((round) => round.sync);
     const lambdaRatios = ratios((round) => round.lambdaSync);
     const copyRate = median(rounds.map((round) => round.copy));
-    report.figure('pg_copy_rows_per_s', Math.round(copyRate), `COPY (query) TO STDOUT read by a Node client, ${rows} rows, 9 columns (text, int, bool, numeric, timestamptz, text[]); median of 3`);
+    report.figure('pg_copy_rows_per_s', Math.round(copyRate), `COPY (query) TO STDOUT read by a Node client, ${rows} rows, 9 columns (text, int, bool, numeric, timestamptz, text[]); median of ${ROUNDS}`);
     report.figure('pg_copy_ordered_rows_per_s', Math.round(median(rounds.map((round) => round.orderedCopy))), 'COPY of the same query in the order a first sync reads it (by email, so a run can resume after its last key): the sort is the server’s');
     report.figure('pg_cursor_read_rows_per_s', Math.round(rate(read)), 'the same ordered query through the read-only session and cursor, rows parsed, no processing: the driver’s ceiling');
     report.figure('pg_sync_null_rows_per_s', Math.round(median(rounds.map((round) => rate(round.sync)))), "cursor (2,000-row batches, ordered by email for resumption) → coerce → upsert path → DynamoDB items, null sink, Node's default heap");
-    report.figure('pg_sync_vs_copy', Number(median(syncRatios).toFixed(3)), `null-sink sync vs COPY, median of 3 alternating rounds (each: ${describe(syncRatios)}); target ≥ 0.5`);
+    report.figure('pg_sync_vs_copy', Number(median(syncRatios).toFixed(3)), `null-sink sync vs COPY, median of ${ROUNDS} alternating rounds (each: ${describe(syncRatios)}); target ≥ 0.5`);
     report.figure('pg_sync_null_rows_per_s_lambda_heap', Math.round(median(rounds.map((round) => rate(round.lambdaSync)))), `the same, with the heap flags Lambda gives the ${POSTGRES_SYNC_MEMORY_MB} MB function (${SYNC_HEAP_FLAGS.join(' ')})`);
-    report.figure('pg_sync_vs_copy_lambda_heap', Number(median(lambdaRatios).toFixed(3)), `under Lambda’s heap flags, median of 3 (each: ${describe(lambdaRatios)}); target ≥ 0.5`);
+    report.figure('pg_sync_vs_copy_lambda_heap', Number(median(lambdaRatios).toFixed(3)), `under Lambda’s heap flags, median of ${ROUNDS} (each: ${describe(lambdaRatios)}); target ≥ 0.5`);
     const syncs = rounds.map((round) => round.sync);
     const lambdaSyncs = rounds.map((round) => round.lambdaSync);
     report.figure('pg_sync_1m_peak_rss_mb', Math.max(...syncs.map((result) => result.peakRssMb)), `peak RSS of the sync process over the ${rows}-row run; target ≤ 256`);
