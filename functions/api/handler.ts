@@ -92,7 +92,8 @@ export const routes = [
   bindRoute(apiRoutes.openapi, async ({ event }) => {
     openApiDocument ??= buildOpenApiDocument(allApiRoutes, {
       version: '0.1.0',
-      serverUrl: event.headers?.host ? `https://${event.headers.host}` : undefined,
+      // API Gateway serves HTTPS only and says so in x-forwarded-proto; the local stack says http.
+      serverUrl: event.headers?.host ? `${event.headers['x-forwarded-proto'] ?? 'https'}://${event.headers.host}` : undefined,
     });
     return { status: 200, body: openApiDocument };
   }),

@@ -32,7 +32,9 @@ interface ExposedHttpError {
 const isExposedClientError = (error: unknown): error is ExposedHttpError => {
   const candidate = error as Partial<ExposedHttpError> | null;
   return (
-    typeof candidate?.statusCode === 'number' && candidate.statusCode >= 400 && candidate.statusCode < 500 && candidate.expose !== false
+    // Only errors made to be shown (middy's HttpError sets `expose`): an SDK or transport error
+    // also carries a 4xx statusCode, but its message is internal (table names, key schemas).
+    typeof candidate?.statusCode === 'number' && candidate.statusCode >= 400 && candidate.statusCode < 500 && candidate.expose === true
   );
 };
 

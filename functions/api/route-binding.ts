@@ -85,7 +85,8 @@ export function bindRoute<Q extends z.ZodType | undefined, B extends z.ZodType |
         event,
         params: (spec.params ? validate(spec.params, event.pathParameters ?? {}, 'path') : undefined) as Parsed<P>,
         query: (spec.query ? validate(spec.query, event.queryStringParameters ?? {}, 'query') : undefined) as Parsed<Q>,
-        body: (spec.body ? validate(spec.body, body, 'body') : undefined) as Parsed<B>,
+        // No body at all is an empty object: a route whose fields are all optional takes it, others name the missing fields.
+        body: (spec.body ? validate(spec.body, body ?? {}, 'body') : undefined) as Parsed<B>,
       };
       const reply = await handle(request);
       if (reply.html !== undefined) return { statusCode: reply.status, headers: { ...HTML_HEADERS, ...reply.headers }, body: reply.html };

@@ -33,7 +33,13 @@ export function dynamoDocumentClient(): DynamoDBDocumentClient {
 
 export function s3Client(): S3Client {
   // A local S3 stand-in has no virtual-host DNS, so it needs path-style addressing.
-  return processSingleton('s3', () => new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3) }));
+  // Checksums only where S3 requires them: by default (SDK 3.729+) a presigned PUT carries the
+  // CRC32 of the empty body it was signed with (`x-amz-checksum-crc32=AAAAAA==`), and real S3
+  // refuses every upload of an actual file through that URL (aws-sdk-js-v3#6994).
+  return processSingleton(
+    's3',
+    () => new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3), requestChecksumCalculation: 'WHEN_REQUIRED' }),
+  );
 }
 
 export function secretsManagerClient(): SecretsManagerClient {

@@ -18,6 +18,8 @@ export const eventKeys = {
    */
   typeDays: (tenantId: string) => `${tenantId}#TYPES`,
   typeDay: (type: string, day: string) => `${type}#${day}`,
+  /** The claim of a client-chosen event ID (`EVENTID` cannot clash with a timeline: user IDs start with `u_`). */
+  eventIdClaim: (tenantId: string, eventId: string) => ({ pk: `${tenantId}#EVENTID#${eventId}`, sk: 'CLAIM' }),
 };
 
 /**

@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors/domain-errors.js';
+import { NotFoundError, ValidationError } from '../errors/domain-errors.js';
 import { newEventId } from './event-keys.js';
 import { normalizeEmail } from '../users/email-address.js';
 import { findUsersByEmail } from '../users/user-upsert.js';
@@ -8,7 +8,8 @@ import type { UserEventRecord, UserStore } from '../users/user-store.js';
 /**
  * Custom events from the API (`POST /events`) and a user's timeline (`GET /users/{id}/events`).
  * Each event of a call is checked alone: a bad one is rejected with its index, the others
- * are stored. A client `eventId` makes a retried call land on the same items (stored once).
+ * are stored. A client `eventId` is stored once per tenant: a retried call, or a repeat inside
+ * one call, stores nothing twice (whatever its `occurredAt`).
  */
 /** Event types (API.md) and client event IDs share one alphabet and length. */
 export const EVENT_NAME_PATTERN = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -28,7 +29,7 @@ export interface EventServiceDeps {
   directory: UserDirectory;
 }
 
-type Checked = { index: number; event: Omit<UserEventRecord, 'userId'>; by: 'email' | 'userId' | 'externalId'; ref: string };
+type Checked = { index: number; event: Omit<UserEventRecord, 'userId'>; by: 'email' | 'userId' | 'externalId'; ref: string; clientId: boolean };
 
 function check(raw: IncomingEvent, index: number, now: string): Checked | { index: number; message: string } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { index, message: 'an event is a JSON object' };
@@ -56,6 +57,7 @@ function check(raw: IncomingEvent, index: number, now: string): Checked | { inde
     index,
     by,
     ref,
+    clientId: raw.eventId !== undefined,
     event: {
       eventId: (raw.eventId as string | undefined) ?? newEventId(),
       type: raw.type,
@@ -87,6 +89,9 @@ export async function ingestEvents(deps: EventServiceDeps, tenantId: string, eve
   ]);
 
   const records: UserEventRecord[] = [];
+  const clientIdRecords: UserEventRecord[] = [];
+  const clientIds = new Set<string>();
+  let repeats = 0;
   for (const item of accepted) {
     let userId: string | undefined;
     if (item.by === 'email') {
@@ -105,11 +110,20 @@ export async function ingestEvents(deps: EventServiceDeps, tenantId: string, eve
       rejected.push({ index: item.index, message: `no user with this ${item.by}` });
       continue;
     }
-    records.push({ ...item.event, userId });
+    if (!item.clientId) {
+      records.push({ ...item.event, userId });
+    } else if (clientIds.has(item.event.eventId)) {
+      repeats += 1; // the same eventId twice in one call: stored once, accepted both times
+    } else {
+      clientIds.add(item.event.eventId);
+      clientIdRecords.push({ ...item.event, userId });
+    }
   }
   await deps.users.write(tenantId, { profiles: [], emailClaims: [], events: records });
+  // Client IDs are claimed per tenant, so a retried call stores nothing twice; a repeat still counts as accepted.
+  await deps.directory.putEventsOnce(tenantId, clientIdRecords);
   rejected.sort((a, b) => a.index - b.index);
-  return { accepted: records.length, rejected };
+  return { accepted: records.length + clientIdRecords.length + repeats, rejected };
 }
 
 /** Date-only bounds cover whole days: `from` at 00:00, `to` through 23:59:59.999 (inclusive). */
@@ -127,6 +141,10 @@ export async function listUserEvents(
   userId: string,
   query: { type?: string; from?: string; to?: string; limit: number; cursor?: string },
 ): Promise<EventPage> {
+  const bounds = timelineBounds(query.from, query.to);
+  if (bounds.from && bounds.to && bounds.from > bounds.to) {
+    throw new ValidationError('from is after to', [{ field: 'query.from', message: 'must not be after to' }]);
+  }
   if (!(await deps.directory.getProfile(tenantId, userId))) throw new NotFoundError(`no user ${userId}`);
-  return deps.directory.timeline(tenantId, userId, { ...query, ...timelineBounds(query.from, query.to) });
+  return deps.directory.timeline(tenantId, userId, { ...query, ...bounds });
 }

@@ -1,4 +1,4 @@
-import { isReservedPropertyName, propertyNameFromHeader } from '../properties/property-names.js';
+import { propertyNameFromHeader, validatePropertyName } from '../properties/property-names.js';
 
 /** The header names that identify the email column when the import does not name it (API.md). */
 const EMAIL_HEADERS = new Set(['email', 'e-mail', 'email address', 'mail']);
@@ -54,7 +54,8 @@ export function planColumns(header: string[], options: { mapping?: Record<string
     trimmed.forEach((column, index) => {
       if (index === emailIndex) return;
       const property = propertyNameFromHeader(column);
-      if (!property || isReservedPropertyName(property)) {
+      // Reserved (the user's own fields) or over 64 characters: not a property; a mapping can name one.
+      if (!property || validatePropertyName(property) !== undefined) {
         ignoredColumns.push(column);
         return;
       }

@@ -1,7 +1,8 @@
 /**
  * Property names: what a CSV header or a Salesforce field becomes, and what a name may be.
  *
- * - A valid name is 1–64 characters of `a-z`, `0-9` and `_`, starts with a letter, and is not
+ * - A valid name is 1–64 characters of `a-z`, `0-9` and `_`, starts with a letter or a digit
+ *   (as every name the header rule makes does: `2024 Revenue` → `2024_revenue`), and is not
  *   one of the reserved names (the user's own fields, which every export already carries).
  * - From a CSV header (API.md): trimmed, lower-cased, every run of characters other than
  *   `a-z0-9` replaced by `_`, leading and trailing `_` removed: `First Name` → `first_name`,
@@ -10,7 +11,7 @@
  *   Only ASCII letters are lower-cased, so characters whose Unicode lower case is ASCII (the
  *   Kelvin sign `K`, `İ`) are separators too. A header with no `a-z0-9` at all has no name
  *   (`undefined`). The result is not validated: a header may yield a name that
- *   `validatePropertyName` refuses (`2024 Revenue` → `2024_revenue`, `Created At` → `created_at`).
+ *   `validatePropertyName` refuses (`Created At` → `created_at`, reserved; a name over 64 characters).
  * - From a Salesforce field API name (API.md): camelCase split into words (an acronym run stays one
  *   word: `SLAExpirationDate__c` → `SLA Expiration Date`), a trailing `__c` dropped, then the
  *   header rule: `FirstName` → `first_name`, `Loyalty_Tier__c` → `loyalty_tier`,
@@ -50,8 +51,8 @@ export function validatePropertyName(name: string): string | undefined {
   if (name.length === 0) return 'a property name must not be empty';
   if (name.length > PROPERTY_NAME_MAX_LENGTH) return `a property name is at most ${PROPERTY_NAME_MAX_LENGTH} characters`;
   if (!NAME_CHARS.test(name)) return 'a property name may contain only a-z, 0-9 and _';
-  const first = name.charCodeAt(0);
-  if (first < 97 || first > 122) return 'a property name must start with a letter (a-z)';
+  // `_` is the header rule's separator, never its first character (and `__proto__` stays out).
+  if (name.charCodeAt(0) === 95) return 'a property name must start with a letter or a digit (a-z, 0-9)';
   if (RESERVED.has(name)) return `"${name}" is reserved (${RESERVED_PROPERTY_NAMES.join(', ')})`;
   return undefined;
 }

@@ -94,6 +94,9 @@ export const usersTable: TableDefinition = {
  * written once per process with the first such event, so an export of all types or of a long
  * range visits only the buckets that exist (no scan, no walk over empty days). Markers carry
  * no `typeBucket`, so they stay out of the index.
+ *   pk = `<tenantId>#EVENTID#<eventId>`, sk = `CLAIM`   the claim of a client-chosen eventId
+ * (POST /events), written in one transaction with its event, so a repeated eventId is stored
+ * once whatever its `occurredAt`; one partition per ID, no index, deleted with the user's events.
  */
 export const EVENT_TYPE_SHARDS = 16;
 export const eventsTable: TableDefinition = {

@@ -1,9 +1,19 @@
 import { isConditionFailure } from '../aws/conditional-writes.js';
-import { DeleteCommand, GetCommand, paginateQuery, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  GetCommand,
+  paginateQuery,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { attributeMapJson } from '../aws/attribute-value-codec.js';
-import { batchWriteAll, deleteRequestJson } from '../aws/dynamo-batch.js';
+import { batchWriteAll, deleteRequestJson, putRequestJson } from '../aws/dynamo-batch.js';
 import type { DynamoJsonTransport } from '../aws/dynamo-json-transport.js';
-import { eventKeys, toEventRecord } from '../events/event-keys.js';
+import { backoffDelayMs, createLimiter, sleep } from '../concurrency/limiter.js';
+import { eventItem, eventKeys, toEventRecord, TypeDayMarkers } from '../events/event-keys.js';
 import { decodeCursor, encodeCursor } from '../pagination/cursor.js';
 import { USER_LIST_SHARDS } from '../storage/table-definitions.js';
 import { toProfile } from './dynamo-user-store.js';
@@ -28,6 +38,8 @@ export function queryUserShard(client: DynamoDBDocumentClient, usersTable: strin
 }
 
 export class DynamoUserDirectory implements UserDirectory {
+  private readonly markers = new TypeDayMarkers();
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly transport: DynamoJsonTransport,
@@ -160,15 +172,68 @@ export class DynamoUserDirectory implements UserDirectory {
     return { items, nextCursor: encodeCursor(tenantId, lastKey) };
   }
 
+  async putEventsOnce(tenantId: string, events: UserEventRecord[]): Promise<number> {
+    if (events.length === 0) return 0;
+    // Markers first, as the batch path writes them with its events: an export finds every (type, day).
+    const markers = this.markers.newMarkers(tenantId, events);
+    if (markers.length > 0) {
+      try {
+        await batchWriteAll(this.transport, this.tables.eventsTable, markers.map(putRequestJson));
+      } catch (error) {
+        this.markers.forget(tenantId, events);
+        throw error;
+      }
+    }
+    const limit = createLimiter(10);
+    const stored = await Promise.all(events.map((event) => limit(() => this.putEventOnce(tenantId, event))));
+    return stored.filter(Boolean).length;
+  }
+
+  /** The event and the claim of its ID in one transaction: both, or neither (a crash cannot leave a claim without its event). */
+  private async putEventOnce(tenantId: string, event: UserEventRecord): Promise<boolean> {
+    const item = { ...eventItem(tenantId, event), idClaim: true };
+    const claim = { ...eventKeys.eventIdClaim(tenantId, event.eventId), eventId: event.eventId, userId: event.userId, eventSk: eventKeys.sortKey(event.occurredAt, event.eventId) };
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: { TableName: this.tables.eventsTable, Item: claim, ConditionExpression: 'attribute_not_exists(pk)' } },
+              { Put: { TableName: this.tables.eventsTable, Item: item } },
+            ],
+          }),
+        );
+        return true;
+      } catch (error) {
+        const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') return false;
+        // Two calls racing on one ID: the loser's retry finds the winner's claim.
+        if (reasons.some((reason) => reason.Code === 'TransactionConflict') && attempt < 6) {
+          await sleep(backoffDelayMs(attempt, 20, 1_000));
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
   async deleteTimeline(tenantId: string, userId: string): Promise<number> {
     const pages = paginateQuery(
       { client: this.client },
-      { TableName: this.tables.eventsTable, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': eventKeys.timeline(tenantId, userId) }, ProjectionExpression: 'pk, sk' },
+      {
+        TableName: this.tables.eventsTable,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': eventKeys.timeline(tenantId, userId) },
+        ProjectionExpression: 'pk, sk, eventId, idClaim',
+      },
     );
     let deleted = 0;
     for await (const page of pages) {
-      const keys = (page.Items ?? []).map((item) => deleteRequestJson(attributeMapJson({ pk: item.pk, sk: item.sk })));
-      await batchWriteAll(this.transport, this.tables.eventsTable, keys);
+      const items = page.Items ?? [];
+      const keys = items.map((item) => deleteRequestJson(attributeMapJson({ pk: item.pk, sk: item.sk })));
+      // A client event ID is released with its event: the tenant may send it again for a new user.
+      const claims = items.filter((item) => item.idClaim === true).map((item) => deleteRequestJson(attributeMapJson(eventKeys.eventIdClaim(tenantId, item.eventId as string))));
+      await batchWriteAll(this.transport, this.tables.eventsTable, [...keys, ...claims]);
       deleted += keys.length;
     }
     return deleted;

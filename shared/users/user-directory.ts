@@ -40,7 +40,13 @@ export interface UserDirectory {
   /** Sets identity fields on the profile (email, externalId) and `updatedAt`. */
   updateIdentity(tenantId: string, userId: string, fields: { email?: string; externalId?: string }, updatedAt: string): Promise<void>;
   timeline(tenantId: string, userId: string, query: TimelineQuery): Promise<EventPage>;
-  /** Deletes every event of the user; returns how many. */
+  /**
+   * Stores each event unless the tenant already holds an event with its `eventId` (a
+   * client-chosen ID: a retried call stores nothing twice, even with another `occurredAt`).
+   * Returns how many were new.
+   */
+  putEventsOnce(tenantId: string, events: UserEventRecord[]): Promise<number>;
+  /** Deletes every event of the user (and the claims of their client event IDs); returns how many. */
   deleteTimeline(tenantId: string, userId: string): Promise<number>;
   deleteProfile(tenantId: string, userId: string): Promise<void>;
 }

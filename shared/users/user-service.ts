@@ -94,14 +94,18 @@ function requireEmail(raw: unknown): string {
   return normalised.email;
 }
 
-async function setExternalId(deps: UserServiceDeps, tenantId: string, profile: UserProfile, externalId: string, now: string): Promise<void> {
+/**
+ * Gives the user `externalId` (claimed first, so two users never share one). A user created by
+ * this same request takes it as part of its creation: no second event, `updatedAt` stays `createdAt`.
+ */
+async function setExternalId(deps: UserServiceDeps, tenantId: string, profile: UserProfile, externalId: string, now: string, justCreated = false): Promise<void> {
   if (profile.externalId === externalId) return;
   if (!(await deps.directory.claimExternalId(tenantId, externalId, profile.userId))) {
     throw new ConflictError(`externalId ${JSON.stringify(externalId)} already belongs to another user`, [{ field: 'body.externalId', message: 'taken by another user' }]);
   }
-  await deps.directory.updateIdentity(tenantId, profile.userId, { externalId }, now);
+  await deps.directory.updateIdentity(tenantId, profile.userId, { externalId }, justCreated ? profile.updatedAt : now);
   if (profile.externalId) await deps.directory.releaseExternalId(tenantId, profile.externalId, profile.userId);
-  await recordIdentityEvent(deps, tenantId, profile.userId, ['external_id'], now);
+  if (!justCreated) await recordIdentityEvent(deps, tenantId, profile.userId, ['external_id'], now);
 }
 
 async function recordIdentityEvent(deps: UserServiceDeps, tenantId: string, userId: string, changed: string[], now: string) {
@@ -133,7 +137,7 @@ export async function createUser(
   }
   let profile = await requireUser(deps, tenantId, outcome.userId);
   if (body.externalId !== undefined && profile.externalId !== body.externalId) {
-    await setExternalId(deps, tenantId, profile, body.externalId, new Date().toISOString());
+    await setExternalId(deps, tenantId, profile, body.externalId, new Date().toISOString(), outcome.status === 'created');
     profile = await requireUser(deps, tenantId, outcome.userId);
   }
   return { status: outcome.status === 'created' ? 201 : 200, body: publicUser(profile) };

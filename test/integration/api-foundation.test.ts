@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../functions/api/handler.js';
 import { lambdaContext } from '../../infra/local/lambda-context.js';
 import { dynamoDocumentClient } from '../../shared/aws/clients.js';
+import { DynamoServiceError } from '../../shared/aws/dynamo-json-transport.js';
 import { logger } from '../../shared/logging/logger.js';
 import { DynamoPropertyStore, propertyPartition } from '../../shared/properties/dynamo-property-store.js';
 import { apiEvent, jsonBody } from '../support/api-events.js';
@@ -87,6 +88,20 @@ describe('HTTP API foundation', () => {
     expect(response).toEqual({ status: 500, headers: expect.any(Object), body: { error: { code: 'internal_error', message: 'internal error' } } });
     expect(JSON.stringify(response.body)).not.toMatch(/hunter2|at .*\.ts/);
     expect(errors).toHaveBeenCalledOnce();
+  });
+
+  it('keeps an AWS service error private even when its status is 4xx (500 internal_error, the cause only in the log)', async () => {
+    const serviceError = new DynamoServiceError('ValidationException', 'Provided list of item keys contains duplicates (table roster-users)', 400, false);
+    vi.spyOn(DynamoPropertyStore.prototype, 'list').mockRejectedValue(serviceError);
+    const errors = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
+    const response = await call(apiEvent({ method: 'GET', path: '/properties', tenantId: 'props-a' }));
+    expect(response).toMatchObject({ status: 500, body: { error: { code: 'internal_error', message: 'internal error' } } });
+    expect(errors).toHaveBeenCalledOnce();
+  });
+
+  it('takes POST /imports without a body as an upload with every option at its default (201)', async () => {
+    const response = await call(apiEvent({ method: 'POST', path: '/imports', tenantId: 'props-a' }));
+    expect(response).toMatchObject({ status: 201, body: { status: 'waiting_upload', uploadMethod: 'PUT' } });
   });
 
   it('writes JSON log lines that carry the request ID and the tenant ID', async () => {

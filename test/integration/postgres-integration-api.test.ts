@@ -228,6 +228,13 @@ describe('preview', () => {
     expect(byVariable.body.rows).toHaveLength(10);
     const missing = await call(tenant, 'POST', '/integrations/postgres/preview', { query: 'SELECT nope FROM customers' });
     expect(missing).toMatchObject({ status: 422, body: { error: { code: 'query_failed', message: 'PostgreSQL: column "nope" does not exist' } } });
+    // A syntax error is a query error too, in PostgreSQL's own words (its parser, before any connection).
+    const typo = await call(tenant, 'POST', '/integrations/postgres/preview', { query: 'SELEC email FORM customers' });
+    expect(typo).toMatchObject({ status: 422, body: { error: { code: 'query_failed', message: 'PostgreSQL: syntax error at or near "SELEC" (at character 1)' } } });
+    // A host that does not resolve is a connection failure like a refused port, not an internal error.
+    const nowhere = await call(tenant, 'POST', '/integrations/postgres/preview', { connectionUrl: 'postgresql://reader:Secret-Pw-1@db.invalid:5432/app', query: 'SELECT 1 AS email' });
+    expect(nowhere).toMatchObject({ status: 422, body: { error: { code: 'connection_failed', message: expect.stringContaining('db.invalid') } } });
+    expect(JSON.stringify(nowhere.body)).not.toContain('Secret-Pw-1');
     const wrong = 'Totally-Wrong-Pw-9';
     const denied = await call(tenant, 'POST', '/integrations/postgres/preview', { connectionUrl: dbUrl.replace(dbPassword, wrong), query: 'SELECT 1 AS email' });
     expect(denied).toMatchObject({ status: 422, body: { error: { code: 'authentication_failed' } } });
@@ -282,6 +289,20 @@ describe('runs', () => {
     const history = await call(tenant, 'GET', '/integrations/postgres/runs');
     expect(history.body.items[0]).toMatchObject({ status: 'failed', error: { code: 'authentication_failed', message: expect.stringMatching(/password authentication failed for user "reader"/) } });
     expect(JSON.stringify(history.body)).not.toContain(wrong);
+    expect((await call(tenant, 'GET', '/integrations/postgres')).body.connected).toBe(false);
+  });
+});
+
+describe('runs against a host that does not resolve', () => {
+  it('fail at once with connection_failed (no retries as an internal error); GET then says connected: false', async () => {
+    const tenant = uniqueTenant('pgapi');
+    await call(tenant, 'PUT', '/integrations/postgres', settings({ connectionUrl: 'postgresql://reader:Secret-Pw-2@db.invalid:5432/app' }));
+    await call(tenant, 'POST', '/integrations/postgres/runs');
+    await lambda.idle();
+    const history = await call(tenant, 'GET', '/integrations/postgres/runs');
+    expect(history.body.items).toHaveLength(1);
+    expect(history.body.items[0]).toMatchObject({ status: 'failed', error: { code: 'connection_failed', message: expect.stringContaining('db.invalid') } });
+    expect(JSON.stringify(history.body)).not.toContain('Secret-Pw-2');
     expect((await call(tenant, 'GET', '/integrations/postgres')).body.connected).toBe(false);
   });
 });

@@ -53,6 +53,27 @@ describe('users routes', () => {
     ]);
   });
 
+  it('POST /users with an externalId creates the user with it: one user.created event, updatedAt = createdAt', async () => {
+    const tenant = uniqueTenant();
+    const created = await call(tenant, 'POST', '/users', { body: { email: 'cy@example.com', externalId: 'crm-9', properties: { plan: 'gold' } } });
+    expect(created).toMatchObject({ status: 201, body: { externalId: 'crm-9', properties: { plan: 'gold' } } });
+    expect(created.body.updatedAt).toBe(created.body.createdAt);
+    // A name the header rule makes from `2024 Revenue` is a valid name on the API too.
+    expect((await call(tenant, 'PATCH', `/users/${created.body.userId}`, { body: { properties: { '2024_revenue': '5' } } })).body.properties).toEqual({ plan: 'gold', '2024_revenue': '5' });
+    const events = (await call(tenant, 'GET', `/users/${created.body.userId}/events`)).body.items.filter((event: any) => event.type === 'user.created');
+    expect(events.map((event: any) => [event.type, event.properties.changed])).toEqual([['user.created', ['plan']]]);
+    expect((await call(tenant, 'GET', '/users', { query: { externalId: 'crm-9' } })).body.items.map((user: any) => user.userId)).toEqual([created.body.userId]);
+    // An existing user gaining one is an update, recorded as such.
+    const later = await call(tenant, 'POST', '/users', { body: { email: 'dee@example.com' } });
+    const gained = await call(tenant, 'POST', '/users', { body: { email: 'dee@example.com', externalId: 'crm-10' } });
+    expect(gained).toMatchObject({ status: 200, body: { userId: later.body.userId, externalId: 'crm-10' } });
+    const deeEvents = (await call(tenant, 'GET', `/users/${later.body.userId}/events`)).body.items;
+    expect(deeEvents.map((event: any) => [event.type, event.properties.changed]).sort()).toEqual([
+      ['user.created', []],
+      ['user.updated', ['external_id']],
+    ]);
+  });
+
   it('refuses bad input with 400 naming the field, and writes nothing', async () => {
     const tenant = uniqueTenant();
     await call(tenant, 'POST', '/properties', { body: { name: 'visits', type: 'number' } });
@@ -167,6 +188,58 @@ describe('events routes', () => {
     expect(timeline).toEqual([{ eventId: 'order-1', userId: ada.userId, type: 'order.placed', occurredAt: '2025-12-24T17:00:00.000Z', properties: { total: 12.5 }, source: 'api' }]);
     expect((await call(tenant, 'POST', '/events', { body: { events: [] } })).status).toBe(400);
     expect((await call(tenant, 'POST', '/events', { body: { events: Array.from({ length: 101 }, () => ({ userId: ada.userId, type: 'x' })) } })).status).toBe(400);
+  });
+
+  it('stores a client eventId once per tenant whatever its occurredAt: repeats in one call, retries, racing calls; deleting the user releases it', async () => {
+    const tenant = uniqueTenant();
+    const other = uniqueTenant('other');
+    const ada = (await call(tenant, 'POST', '/users', { body: { email: 'ada@example.com' } })).body;
+    const bob = (await call(other, 'POST', '/users', { body: { email: 'bob@example.com' } })).body;
+    const orders = async (owner: string, userId: string) =>
+      (await call(owner, 'GET', `/users/${userId}/events`, { query: { type: 'order.placed' } })).body.items.map((event: any) => `${event.eventId}@${event.occurredAt}`);
+
+    // A repeat inside one call (same or other occurredAt) is accepted and stored once; the call still stores the rest.
+    const first = await call(tenant, 'POST', '/events', {
+      body: {
+        events: [
+          { userId: ada.userId, type: 'order.placed', eventId: 'o-1', occurredAt: '2026-01-01T10:00:00Z' },
+          { userId: ada.userId, type: 'order.placed', eventId: 'o-1', occurredAt: '2026-01-01T10:00:00Z' },
+          { userId: ada.userId, type: 'order.placed', eventId: 'o-1', occurredAt: '2026-01-02T10:00:00Z' },
+          { userId: ada.userId, type: 'order.placed', eventId: 'o-2' },
+        ],
+      },
+    });
+    expect(first).toMatchObject({ status: 202, body: { accepted: 4, rejected: [] } });
+    // A retried call without occurredAt (so "now" again) and one with another time store nothing new.
+    const retry = await call(tenant, 'POST', '/events', { body: { events: [{ userId: ada.userId, type: 'order.placed', eventId: 'o-2' }, { userId: ada.userId, type: 'order.placed', eventId: 'o-1', occurredAt: '2026-03-01T00:00:00Z' }] } });
+    expect(retry).toMatchObject({ status: 202, body: { accepted: 2, rejected: [] } });
+    // Racing calls with one new ID: exactly one event.
+    await Promise.all(Array.from({ length: 5 }, (_, i) => call(tenant, 'POST', '/events', { body: { events: [{ userId: ada.userId, type: 'order.placed', eventId: 'o-3', occurredAt: `2026-02-0${i + 1}T00:00:00Z` }] } })));
+    const stored = await orders(tenant, ada.userId);
+    expect(stored.filter((entry: string) => entry.startsWith('o-1@'))).toEqual(['o-1@2026-01-01T10:00:00.000Z']);
+    expect(stored.filter((entry: string) => entry.startsWith('o-2@'))).toHaveLength(1);
+    expect(stored.filter((entry: string) => entry.startsWith('o-3@'))).toHaveLength(1);
+    expect(stored).toHaveLength(3);
+
+    // Another tenant's ID space is its own.
+    expect((await call(other, 'POST', '/events', { body: { events: [{ userId: bob.userId, type: 'order.placed', eventId: 'o-1' }] } })).body.accepted).toBe(1);
+    expect(await orders(other, bob.userId)).toHaveLength(1);
+
+    // Deleting the user deletes the events and their claims: the IDs may be sent again for a new user.
+    expect((await call(tenant, 'DELETE', `/users/${ada.userId}`)).status).toBe(204);
+    const claim = await dynamoDocumentClient().send(new GetCommand({ TableName: testTables.EVENTS_TABLE, Key: eventKeys.eventIdClaim(tenant, 'o-1') }));
+    expect(claim.Item).toBeUndefined();
+    const again = (await call(tenant, 'POST', '/users', { body: { email: 'ada2@example.com' } })).body;
+    await call(tenant, 'POST', '/events', { body: { events: [{ userId: again.userId, type: 'order.placed', eventId: 'o-1', occurredAt: '2026-04-01T00:00:00Z' }] } });
+    expect(await orders(tenant, again.userId)).toEqual(['o-1@2026-04-01T00:00:00.000Z']);
+  });
+
+  it('refuses a timeline range whose from is after its to (400 naming query.from)', async () => {
+    const tenant = uniqueTenant();
+    const ada = (await call(tenant, 'POST', '/users', { body: { email: 'ada@example.com' } })).body;
+    const reversed = await call(tenant, 'GET', `/users/${ada.userId}/events`, { query: { from: '2026-02-01', to: '2026-01-01' } });
+    expect(reversed).toMatchObject({ status: 400, body: { error: { code: 'validation_error', details: [{ field: 'query.from' }] } } });
+    expect((await call(tenant, 'GET', `/users/${ada.userId}/events`, { query: { from: '2026-01-01', to: '2026-01-01' } })).status).toBe(200);
   });
 
   it('GET /users/{id}/events filters by type and inclusive from/to (a date covers its whole day), newest first, paged', async () => {

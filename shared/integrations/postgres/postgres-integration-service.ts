@@ -114,7 +114,12 @@ export interface PreviewInput {
 /** Runs the query (read-only, as a run would) and returns the columns with their types and the first rows. */
 export async function previewPostgres(deps: IntegrationServiceDependencies, tenantId: string, input: PreviewInput) {
   const checked = await checkQuery(input.query);
-  if (!checked.ok) throw queryProblem(checked.message);
+  if (!checked.ok) {
+    // A syntax error is a query error like one the server reports (422 with PostgreSQL's message,
+    // from its own parser); a query Roster will not run (DDL, writes, several statements) is a bad request.
+    if (checked.kind === 'syntax') throw new SourceRejectedError('query_failed', `PostgreSQL: ${checked.message.replace(/^the query is not valid SQL: /, '')}`);
+    throw queryProblem(checked.message);
+  }
   const saved = input.connectionUrl === undefined || input.connectionUrl.includes(`:${MASK}@`) ? await savedConnection(deps, tenantId) : undefined;
   const connection = resolveConnection(input.connectionUrl, saved?.parts);
   if ('missing' in connection) throw new ValidationError(connection.missing, [{ field: 'body.connectionUrl', message: connection.missing }]);

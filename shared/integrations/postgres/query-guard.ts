@@ -8,7 +8,8 @@ import { loadModule, parseSync } from 'libpg-query';
  */
 export const LAST_SYNC_VARIABLE = '$LAST_SYNC_TIMESTAMP';
 
-export type QueryCheck = { ok: true; sql: string; usesLastSync: boolean } | { ok: false; message: string };
+/** `syntax`: PostgreSQL's own parser refused the text (a query error); `rule`: valid SQL that Roster does not run. */
+export type QueryCheck = { ok: true; sql: string; usesLastSync: boolean } | { ok: false; message: string; kind: 'syntax' | 'rule' };
 
 let loaded: Promise<void> | undefined;
 
@@ -36,9 +37,9 @@ const FORBIDDEN_NODES: Record<string, string> = {
 export async function checkQuery(query: string): Promise<QueryCheck> {
   await loadQueryParser();
   const original = query.trim().replace(/;\s*$/, '');
-  if (original === '') return { ok: false, message: 'the query is empty' };
+  if (original === '') return { ok: false, kind: 'rule', message: 'the query is empty' };
   if (/\$\d/.test(stripLiterals(original))) {
-    return { ok: false, message: `the query may not use positional parameters ($1, $2, …); use ${LAST_SYNC_VARIABLE} for the last sync time` };
+    return { ok: false, kind: 'rule', message: `the query may not use positional parameters ($1, $2, …); use ${LAST_SYNC_VARIABLE} for the last sync time` };
   }
   const { sql, usesLastSync } = bindLastSync(original);
   let tree: { stmts?: Array<{ stmt?: Record<string, unknown>; stmt_location?: number; stmt_len?: number }> };
@@ -47,14 +48,14 @@ export async function checkQuery(query: string): Promise<QueryCheck> {
   } catch (error) {
     const details = (error as { sqlDetails?: { cursorPosition?: number } }).sqlDetails;
     const at = typeof details?.cursorPosition === 'number' ? ` (at character ${details.cursorPosition + 1})` : '';
-    return { ok: false, message: `the query is not valid SQL: ${(error as Error).message}${at}` };
+    return { ok: false, kind: 'syntax', message: `the query is not valid SQL: ${(error as Error).message}${at}` };
   }
   const statements = tree.stmts ?? [];
-  if (statements.length !== 1) return { ok: false, message: `the query must be exactly one statement; it has ${statements.length}` };
+  if (statements.length !== 1) return { ok: false, kind: 'rule', message: `the query must be exactly one statement; it has ${statements.length}` };
   const kind = Object.keys(statements[0]!.stmt ?? {})[0] ?? 'unknown';
-  if (kind !== 'SelectStmt') return { ok: false, message: `the query must be a SELECT (or WITH … SELECT); it is ${describeStatement(kind)}` };
+  if (kind !== 'SelectStmt') return { ok: false, kind: 'rule', message: `the query must be a SELECT (or WITH … SELECT); it is ${describeStatement(kind)}` };
   const forbidden = findForbidden(statements[0]!.stmt);
-  if (forbidden) return { ok: false, message: `the query may only read: it contains ${forbidden}` };
+  if (forbidden) return { ok: false, kind: 'rule', message: `the query may only read: it contains ${forbidden}` };
   // The statement alone (a trailing `;` or comment would break the subquery Roster wraps it in).
   const { stmt_location: location = 0, stmt_len: length = 0 } = statements[0]!;
   // libpg_query's locations count UTF-8 bytes.

@@ -66,7 +66,13 @@ export class ReadOnlySession {
 
   static async open(target: PostgresTarget, limits: SessionLimits): Promise<ReadOnlySession> {
     const { parts } = target;
-    const address = await resolveAllowedAddress(parts.host, parts.port, { allowPrivate: limits.allowPrivateHosts, resolve: limits.resolve });
+    let address: string;
+    try {
+      address = await resolveAllowedAddress(parts.host, parts.port, { allowPrivate: limits.allowPrivateHosts, resolve: limits.resolve });
+    } catch (error) {
+      // A name that does not resolve, or resolves to a refused address: the same uniform failure as a refused port.
+      throw connectionError(error, parts, target);
+    }
     const attempt = async (ssl: pg.ClientConfig['ssl']) => {
       const client = new pg.Client({
         host: address,
