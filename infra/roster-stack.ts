@@ -104,7 +104,8 @@ export class RosterStack extends Stack {
       name: 'authorizer',
       description: 'HTTP API authorizer: API key to tenant',
       schema: authorizerEnvironment,
-      environment: { CONTROL_TABLE: control.tableName },
+      // A revoked key stops working within this (API.md: ≤ 60 s deployed).
+      environment: { CONTROL_TABLE: control.tableName, API_KEY_CACHE_SECONDS: 60 },
       memorySize: 512,
       timeout: Duration.seconds(10),
     });

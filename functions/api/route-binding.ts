@@ -71,9 +71,14 @@ export function bindRoute<Q extends z.ZodType | undefined, B extends z.ZodType |
     handler: async (event: ApiEvent): Promise<ApiResult> => {
       let tenantId = '';
       if (spec.auth) {
-        // The authorizer already refused bad keys; this guards against a route wired without it.
-        tenantId = event.requestContext.authorizer?.lambda?.tenantId ?? '';
-        if (!tenantId) throw new UnauthorizedError('missing or invalid API key');
+        // The tenant comes from the authorizer's context alone; the authorizer never refuses, so this is the check.
+        const context = event.requestContext.authorizer?.lambda;
+        tenantId = context?.tenantId ?? '';
+        if (!tenantId) {
+          throw new UnauthorizedError(
+            context?.refusal === 'invalid' ? 'the API key is not valid (unknown, malformed or revoked)' : 'an API key is required: send Authorization: Bearer <apiKey>',
+          );
+        }
         appendTenant(tenantId);
       }
       const body = readBody(event, spec.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);

@@ -14,12 +14,10 @@ export interface HttpApiProps {
   routes: readonly Pick<RouteSpec, 'operationId' | 'method' | 'path' | 'auth' | 'throttle'>[];
   /** The function serving every route. */
   handler: lambda.IFunction;
-  /** The Lambda authorizer (API key → tenant) of the `auth: true` routes. */
+  /** The Lambda authorizer (API key → tenant) of the `auth: true` routes and of `$default`. */
   authorizer: lambda.IFunction;
   /** Origins answered by the CORS preflight; `['*']` allows any. */
   corsOrigins: string[];
-  /** How long API Gateway caches an authorizer answer; at most 60 s (API.md: revocation). Default 60 s. */
-  authorizerCacheTtl?: Duration;
   /** Default-stage throttling. Defaults: 100 requests/s, burst 200. */
   throttle?: apigw.ThrottleSettings;
 }
@@ -34,10 +32,6 @@ export class HttpApi extends Construct {
 
   constructor(scope: Construct, id: string, props: HttpApiProps) {
     super(scope, id);
-    const ttl = props.authorizerCacheTtl ?? Duration.seconds(60);
-    if (!ttl.isUnresolved() && ttl.toSeconds() > 60) {
-      throw new Error('authorizerCacheTtl must be at most 60 seconds: a revoked key must stop working within it');
-    }
 
     this.api = new apigw.HttpApi(this, 'Api', {
       apiName: `${Stack.of(this).stackName}-api`,
@@ -95,11 +89,16 @@ export class HttpApi extends Construct {
       // One invoke permission for the whole API instead of one per route (Lambda policies are capped at 20 KB).
       scopePermissionToRoute: false,
     });
+    // No identity source and no gateway cache: with one, API Gateway answers a request without
+    // the header itself, with a bare `{"message":"Unauthorized"}` that HTTP APIs cannot reshape.
+    // So the authorizer sees every request, never refuses, and hands the API function the tenant
+    // or the reason there is none; the function answers 401 in the API's error format. The
+    // authorizer caches key answers itself (API_KEY_CACHE_SECONDS ≤ 60: API.md's revocation bound).
     const authorizer = new HttpLambdaAuthorizer('ApiKeyAuthorizer', props.authorizer, {
       authorizerName: 'api-key',
       responseTypes: [HttpLambdaResponseType.SIMPLE],
-      identitySource: ['$request.header.Authorization'],
-      resultsCacheTtl: ttl,
+      identitySource: [],
+      resultsCacheTtl: Duration.seconds(0),
     });
     const none = new apigw.HttpNoneAuthorizer();
 
@@ -121,6 +120,9 @@ export class HttpApi extends Construct {
         this.stage.node.addDependency(created);
       }
     }
+    // Every other request reaches the function too, so an unknown path is a 404 in the API's
+    // error format (the router's), not API Gateway's bare `{"message":"Not Found"}`.
+    new apigw.HttpRoute(this, 'RouteDefault', { httpApi: this.api, routeKey: apigw.HttpRouteKey.DEFAULT, integration, authorizer });
     (this.stage.node.defaultChild as apigw.CfnStage).addPropertyOverride('RouteSettings', routeSettings);
   }
 }

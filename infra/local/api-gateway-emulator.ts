@@ -30,7 +30,11 @@ interface CompiledRoute {
   spec: Pick<RouteSpec, 'method' | 'path' | 'auth'>;
   pattern: RegExp;
   names: string[];
+  /** The `$default` route's key instead of `METHOD /path`. */
+  key?: string;
 }
+
+const DEFAULT_ROUTE: CompiledRoute = { spec: { method: 'GET', path: '/', auth: true }, pattern: /^$/, names: [], key: '$default' };
 
 function compile(spec: Pick<RouteSpec, 'method' | 'path' | 'auth'>): CompiledRoute {
   const names: string[] = [];
@@ -47,10 +51,12 @@ function compile(spec: Pick<RouteSpec, 'method' | 'path' | 'auth'>): CompiledRou
 }
 
 /**
- * Serves the API locally the way API Gateway's HTTP API does in AWS: it matches the
- * request to a route of the stack's route table, runs the same Lambda authorizer for
- * authenticated routes (no header or a thrown `Unauthorized` → 401, `isAuthorized: false` →
- * 403), builds the payload v2 event, and writes back what the API function answers.
+ * Serves the API locally the way API Gateway's HTTP API does in AWS with the stack's
+ * configuration: it matches the request to a route of the stack's route table (anything
+ * else to `$default`), runs the same Lambda authorizer for authenticated routes and
+ * `$default` (no identity source, so for every request; a thrown `Unauthorized` → 401,
+ * `isAuthorized: false` → 403, as API Gateway would), builds the payload v2 event, and writes
+ * back what the API function answers.
  */
 export function startApiGatewayEmulator(options: ApiGatewayEmulatorOptions): Promise<{ server: Server; url: string }> {
   // Like API Gateway: literal paths win over paths with parameters.
@@ -86,17 +92,11 @@ export function startApiGatewayEmulator(options: ApiGatewayEmulatorOptions): Pro
         break;
       }
     }
-    if (!match) {
-      send(res, 404, { message: 'Not Found' });
-      return;
-    }
-    const event = toEvent(req, url, method, body, match.route, match.values);
-    if (match.route.spec.auth) {
-      const authorization = event.headers.authorization;
-      if (!authorization) {
-        send(res, 401, { message: 'Unauthorized' });
-        return;
-      }
+    // Like the stack's `$default` route: anything else goes to the function (its router's 404), authorized.
+    const route = match?.route ?? DEFAULT_ROUTE;
+    const event = toEvent(req, url, method, body, route, match?.values ?? []);
+    if (route.spec.auth) {
+      // No identity source (as in the stack): the authorizer sees every request, with or without the header.
       let verdict: Awaited<ReturnType<Authorizer>>;
       try {
         verdict = await options.authorizer(toAuthorizerEvent(event));
@@ -149,7 +149,7 @@ function toEvent(req: IncomingMessage, url: URL, method: string, body: Buffer, r
   const pathParameters = Object.fromEntries(route.names.map((name, index) => [name, decodeURIComponent(values[index]!)]));
   const isText = body.length === 0 || TEXT_TYPES.test(headers['content-type'] ?? 'application/json');
   const now = new Date();
-  const key = routeKey(route.spec);
+  const key = route.key ?? routeKey(route.spec);
   return {
     version: '2.0',
     routeKey: key,

@@ -25,6 +25,8 @@ const salesforceAppVariables = {
 
 export const authorizerEnvironment = z.object({
   CONTROL_TABLE: tableName,
+  /** How long a container remembers a key's answer; a revoked key stops working within it (API.md: ≤ 60 s). 0: ask every time. */
+  API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(60).default(0),
 });
 
 export const apiEnvironment = z.object({

@@ -216,9 +216,9 @@ describe('HTTP API', () => {
     expect([...cors.AllowMethods].sort()).toEqual(['DELETE', 'GET', 'OPTIONS', 'PATCH', 'POST', 'PUT']);
   });
 
-  it('has exactly one route per route spec, CUSTOM auth exactly on auth routes', () => {
+  it('has exactly one route per route spec, CUSTOM auth exactly on auth routes, and $default (authorized) for the rest', () => {
     const routes = Object.values(resourcesOf('AWS::ApiGatewayV2::Route'));
-    expect(routes).toHaveLength(allApiRoutes.length);
+    expect(routes).toHaveLength(allApiRoutes.length + 1);
     const authorizerId = Object.keys(resourcesOf('AWS::ApiGatewayV2::Authorizer'))[0];
     const actual = Object.fromEntries(
       routes.map(({ Properties: route }) => [
@@ -226,14 +226,16 @@ describe('HTTP API', () => {
         { AuthorizationType: route.AuthorizationType, AuthorizerId: route.AuthorizerId },
       ]),
     );
-    const expected = Object.fromEntries(
-      allApiRoutes.map((spec) => [
+    const expected = Object.fromEntries([
+      ...allApiRoutes.map((spec) => [
         routeKey(spec),
         spec.auth
           ? { AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizerId } }
           : { AuthorizationType: 'NONE', AuthorizerId: undefined },
       ]),
-    );
+      // Unknown paths reach the function's router (a 404 in the API's error format); a trailing-slash variant of a route keeps its tenant.
+      ['$default', { AuthorizationType: 'CUSTOM', AuthorizerId: { Ref: authorizerId } }],
+    ]);
     expect(actual).toEqual(expected);
     expect(allApiRoutes.some((spec) => spec.auth)).toBe(true);
     expect(allApiRoutes.some((spec) => !spec.auth)).toBe(true);
@@ -250,17 +252,20 @@ describe('HTTP API', () => {
     }
   });
 
-  it('authorizes with a REQUEST authorizer: simple responses, Authorization header, cache ≤ 60 s', () => {
+  it('authorizes with a REQUEST authorizer called for every request (no identity source, no gateway cache); the function caches keys ≤ 60 s', () => {
     const authorizers = Object.values(resourcesOf('AWS::ApiGatewayV2::Authorizer'));
     expect(authorizers).toHaveLength(1);
     const props = authorizers[0]!.Properties;
     expect(props.AuthorizerType).toBe('REQUEST');
     expect(props.EnableSimpleResponses).toBe(true);
     expect(props.AuthorizerPayloadFormatVersion).toBe('2.0');
-    expect(props.IdentitySource).toEqual(['$request.header.Authorization']);
-    expect(props.AuthorizerResultTtlInSeconds).toBeGreaterThan(0);
-    expect(props.AuthorizerResultTtlInSeconds).toBeLessThanOrEqual(60);
+    // With an identity source, a request without the header would get API Gateway's bare 401, not the API's error format.
+    expect(props.IdentitySource ?? []).toEqual([]);
+    expect(props.AuthorizerResultTtlInSeconds).toBe(0);
     expect(JSON.stringify(props.AuthorizerUri)).toContain(logicalId(stack.authorizerFunction));
+    const cacheSeconds = Number(resourcesOf('AWS::Lambda::Function')[logicalId(stack.authorizerFunction)]!.Properties.Environment.Variables.API_KEY_CACHE_SECONDS);
+    expect(cacheSeconds).toBeGreaterThan(0);
+    expect(cacheSeconds).toBeLessThanOrEqual(60);
   });
 
   it('has a throttled $default stage with access logs kept for a limited time', () => {

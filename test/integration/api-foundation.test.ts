@@ -49,9 +49,12 @@ describe('HTTP API foundation', () => {
     expect(response.body).toEqual({ error: { code: 'not_found', message: expect.any(String) } });
   });
 
-  it('refuses an authenticated route that reaches it without a tenant context (401)', async () => {
+  it('refuses an authenticated route that reaches it without a tenant context (401), saying why', async () => {
     const response = await call(apiEvent({ method: 'GET', path: '/properties' }));
-    expect(response).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+    expect(response).toMatchObject({ status: 401, body: { error: { code: 'unauthorized', message: expect.stringMatching(/API key is required/) } } });
+    const invalid = apiEvent({ method: 'GET', path: '/properties' });
+    (invalid.requestContext as any).authorizer = { lambda: { tenantId: '', keyId: '', refusal: 'invalid' } };
+    expect(await call(invalid)).toMatchObject({ status: 401, body: { error: { code: 'unauthorized', message: expect.stringMatching(/not valid/) } } });
   });
 
   it('lists only the calling tenant\'s properties, paged by a cursor bound to that tenant', async () => {

@@ -57,9 +57,16 @@ describe('npm start (the local stack)', () => {
     expect(acme).toEqual({ tenantId: 'acme', apiKey: expect.stringMatching(/^rk_/), keyId: expect.any(String) });
 
     expect((await api('/properties', bearer(acme.apiKey))).status).toBe(200);
-    expect((await api('/properties')).status).toBe(401);
-    expect((await api('/properties', bearer(`${acme.apiKey.slice(0, -2)}xx`))).status).toBe(401);
-    expect((await api('/properties', { headers: { authorization: 'Basic abc' } })).status).toBe(401);
+    // Refusals and unknown paths answer in the API's error format, as deployed (the authorizer never refuses; the function does).
+    const refusals = [await api('/properties'), await api('/properties', bearer(`${acme.apiKey.slice(0, -2)}xx`)), await api('/properties', { headers: { authorization: 'Basic abc' } })];
+    for (const refused of refusals) {
+      expect(refused.status).toBe(401);
+      expect(await refused.json()).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+    }
+    const unknown = await api('/no-such-route', bearer(acme.apiKey));
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ error: { code: 'not_found' } });
+    expect((await api('/properties/', bearer(acme.apiKey))).status).toBe(200);
 
     const second = runCli(['api-keys', 'create', 'acme'], env()).json();
     expect(runCli(['api-keys', 'revoke', 'acme', acme.keyId], env()).json()).toEqual({ revoked: true });
