@@ -86,16 +86,22 @@ export async function createImport(deps: ImportServiceDependencies, tenantId: st
   };
 }
 
-export async function getImport(deps: ImportServiceDependencies, tenantId: string, importId: string) {
-  const record = await deps.imports.get(tenantId, importId);
-  if (!record) throw new NotFoundError(`no import ${importId}`);
+/** The import as the API shows it, with a fresh presigned `errorReportUrl` when it has a report (signing is local: no request). */
+async function importAnswer(deps: ImportServiceDependencies, record: ImportRecord) {
   const url = record.hasErrorReport
-    ? await deps.blobs.presignGet(errorReportKey(record), { expiresInSeconds: ERROR_REPORT_URL_TTL_SECONDS, filename: `${importId}-errors.csv` })
+    ? await deps.blobs.presignGet(errorReportKey(record), { expiresInSeconds: ERROR_REPORT_URL_TTL_SECONDS, filename: `${record.importId}-errors.csv` })
     : undefined;
   return publicImport(record, url);
 }
 
+export async function getImport(deps: ImportServiceDependencies, tenantId: string, importId: string) {
+  const record = await deps.imports.get(tenantId, importId);
+  if (!record) throw new NotFoundError(`no import ${importId}`);
+  return importAnswer(deps, record);
+}
+
+/** Newest first; each item is the same shape as `GET /imports/{importId}`. */
 export async function listImports(deps: ImportServiceDependencies, tenantId: string, limit: number, cursor?: string) {
   const page = await deps.imports.list(tenantId, limit, cursor);
-  return { items: page.items.map((record) => publicImport(record)), nextCursor: page.nextCursor };
+  return { items: await Promise.all(page.items.map((record) => importAnswer(deps, record))), nextCursor: page.nextCursor };
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { dynamoDocumentClient } from '../../shared/aws/clients.js';
 import { NotFoundError } from '../../shared/errors/domain-errors.js';
 import { runCsvImport } from '../../shared/imports/csv-import-run.js';
-import { createImport, getImport } from '../../shared/imports/import-service.js';
+import { createImport, getImport, listImports } from '../../shared/imports/import-service.js';
 import { uploadKey } from '../../shared/imports/upload-key.js';
 import { userStore } from '../../shared/wiring/stores.js';
 import { allUsers, blobs, CountingUserStore, env, importFile, imports, registry, uniqueTenant, userByEmail } from '../support/import-harness.js';
@@ -191,6 +191,9 @@ describe('CSV import (DynamoDB Local + s3rver)', () => {
     expect(lines[0]).toBe('line,column,value,message');
     expect(lines).toHaveLength(151);
     expect(lines[1]).toMatch(/^2,email,'=bad0,/); // formula neutralised
+    // The list shows each import as GET /imports/{id} does, report URL included.
+    const listed = await listImports({ imports, blobs, maxUploadBytes: 1e9 }, tenant, 10);
+    expect(listed.items.find((item) => item.importId === importId)?.errorReportUrl).toMatch(/^http/);
   });
 
   it('refuses a file larger than maxBytes whatever way it arrived', async () => {
