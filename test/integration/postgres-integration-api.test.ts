@@ -228,6 +228,11 @@ describe('preview', () => {
     expect(byVariable.body.rows).toHaveLength(10);
     const missing = await call(tenant, 'POST', '/integrations/postgres/preview', { query: 'SELECT nope FROM customers' });
     expect(missing).toMatchObject({ status: 422, body: { error: { code: 'query_failed', message: 'PostgreSQL: column "nope" does not exist' } } });
+    // The saved password never goes to another server: `****` stands for it only at the saved host, port, database and user.
+    const elsewhere = `postgresql://reader:****@127.0.0.1:${pg.port + 1}/shop?sslmode=disable`;
+    const redirected = await call(tenant, 'POST', '/integrations/postgres/preview', { connectionUrl: elsewhere, query: 'SELECT 1 AS email' });
+    expect(redirected).toMatchObject({ status: 400, body: { error: { details: [{ field: 'body.connectionUrl' }] } } });
+    expect((await call(tenant, 'PUT', '/integrations/postgres', settings({ connectionUrl: elsewhere }))).status).toBe(400);
     // A syntax error is a query error too, in PostgreSQL's own words (its parser, before any connection).
     const typo = await call(tenant, 'POST', '/integrations/postgres/preview', { query: 'SELEC email FORM customers' });
     expect(typo).toMatchObject({ status: 422, body: { error: { code: 'query_failed', message: 'PostgreSQL: syntax error at or near "SELEC" (at character 1)' } } });

@@ -16,6 +16,9 @@ describe('connection URL', () => {
 
   it.each([
     ['postgresql://u:p@/db?host=/var/run/postgresql', /parameter "host" is not allowed/],
+    // An unencoded ? or & in the password: what follows is not quoted back (it may be the password).
+    ['postgresql://u:p?Zebra-9931@db.example.com/db', /a parameter other than sslmode \(if the password holds \?/],
+    ['postgresql://u:p@db.example.com/db?sslmode=require&Zebra-9931=1', /a parameter other than sslmode/],
     ['postgresql://u:p@%2Fvar%2Frun%2Fpostgresql/db', /Unix socket|host may hold only/],
     ['postgresql://u:p@h1:5432,h2:5432/db', /several hosts/],
     ['postgresql://u:p@db.example.com/db?options=-c%20default_transaction_read_only%3Doff', /parameter "options" is not allowed/],
@@ -32,6 +35,7 @@ describe('connection URL', () => {
     if (parsed.ok) return;
     expect(parsed.message).toMatch(message);
     expect(parsed.message).not.toContain('u:p');
+    expect(parsed.message).not.toContain('Zebra');
   });
 });
 
@@ -119,10 +123,14 @@ describe('settings', () => {
     return parsed.parts;
   };
 
-  it('a masked or omitted URL keeps the saved password; without a saved one it is an error', () => {
+  it('a masked or omitted URL keeps the saved password, only for the saved host, port, database and user; without a saved one it is an error', () => {
     const saved = parts('postgresql://u:saved-pw@db.example.com/app');
     expect(resolveConnection(undefined, saved)).toEqual({ parts: saved });
-    expect(resolveConnection('postgresql://u:****@db2.example.com/app', saved)).toEqual({ parts: { ...parts('postgresql://u:x@db2.example.com/app'), password: 'saved-pw' } });
+    expect(resolveConnection('postgresql://u:****@db.example.com:5432/app?sslmode=require', saved)).toEqual({ parts: { ...saved, sslmode: 'require' } });
+    // `****` pointed anywhere else would hand the saved password to that server.
+    for (const elsewhere of ['postgresql://u:****@db2.example.com/app', 'postgresql://u:****@db.example.com:6543/app', 'postgresql://u:****@db.example.com/other', 'postgresql://v:****@db.example.com/app']) {
+      expect(resolveConnection(elsewhere, saved)).toEqual({ missing: expect.stringMatching(/only with the saved host, port, database and user/) });
+    }
     expect(resolveConnection(undefined, undefined)).toEqual({ missing: expect.stringMatching(/connectionUrl is required/) });
     expect(resolveConnection('postgresql://u:****@db.example.com/app', undefined)).toEqual({ missing: expect.stringMatching(/masked password/) });
   });

@@ -23,6 +23,15 @@ export interface ConnectionParts {
 export type ParsedConnectionUrl = { ok: true; parts: ConnectionParts } | { ok: false; message: string };
 
 const ALLOWED_QUERY_PARAMETERS = new Set(['sslmode']);
+/** libpq's connection parameters: only these names are quoted back in a refusal (anything else may be part of a password). */
+const LIBPQ_PARAMETERS = new Set([
+  'host', 'hostaddr', 'port', 'dbname', 'user', 'password', 'passfile', 'require_auth', 'channel_binding', 'connect_timeout',
+  'client_encoding', 'options', 'application_name', 'fallback_application_name', 'keepalives', 'keepalives_idle',
+  'keepalives_interval', 'keepalives_count', 'tcp_user_timeout', 'replication', 'gssencmode', 'sslnegotiation',
+  'sslcompression', 'sslcert', 'sslkey', 'sslpassword', 'sslcertmode', 'sslrootcert', 'sslcrl', 'sslcrldir', 'sslsni',
+  'requirepeer', 'ssl_min_protocol_version', 'ssl_max_protocol_version', 'krbsrvname', 'gsslib', 'gssdelegation',
+  'service', 'target_session_attrs', 'load_balance_hosts', 'ssl', 'uselibpqcompat',
+]);
 
 /** Reads and checks a `postgres://` / `postgresql://` URL; messages never repeat the password. */
 export function parseConnectionUrl(url: string): ParsedConnectionUrl {
@@ -35,9 +44,12 @@ export function parseConnectionUrl(url: string): ParsedConnectionUrl {
   if (hostPart.includes(',')) return fail('connectionUrl names several hosts; give exactly one');
   const query = trimmed.includes('?') ? trimmed.slice(trimmed.indexOf('?') + 1).split('#', 1)[0]! : '';
   for (const name of new URLSearchParams(query).keys()) {
-    if (!ALLOWED_QUERY_PARAMETERS.has(name)) {
-      return fail(`connectionUrl parameter "${name}" is not allowed (only sslmode is; host, port, database, user and password go in the URL itself)`);
+    if (ALLOWED_QUERY_PARAMETERS.has(name)) continue;
+    // An unencoded `?` or `&` in a password starts a "parameter" here: never quote what may be a secret.
+    if (!LIBPQ_PARAMETERS.has(name)) {
+      return fail('connectionUrl has a parameter other than sslmode (if the password holds ?, &, # or /, percent-encode them: %3F, %26, %23, %2F)');
     }
+    return fail(`connectionUrl parameter "${name}" is not allowed (only sslmode is; host, port, database, user and password go in the URL itself)`);
   }
   if (hostPart === '' || hostPart.startsWith(':')) return fail('connectionUrl has no host');
   let whatwg: URL;

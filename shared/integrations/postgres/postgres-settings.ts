@@ -129,6 +129,12 @@ export function resolveConnection(given: string | undefined, saved: ConnectionPa
   if (!parsed.ok) return { missing: parsed.message };
   if (parsed.parts.password === MASK) {
     if (!saved) return { missing: 'connectionUrl has a masked password (****) but no password is saved yet' };
+    // The saved password goes only where it was given for: else anyone holding the tenant's
+    // API key could point `****` at a server of their own and receive it.
+    const { host, port, database, user } = parsed.parts;
+    if (host !== saved.host || port !== saved.port || database !== saved.database || user !== saved.user) {
+      return { missing: 'connectionUrl has a masked password (****), which stands for the saved password only with the saved host, port, database and user; give the password to connect elsewhere' };
+    }
     return { parts: { ...parsed.parts, password: saved.password } };
   }
   return { parts: parsed.parts };
