@@ -54,7 +54,18 @@ export const createImportBody = z
     filename: z.string().min(1).max(255).optional(),
     sizeBytes: z.number().int().min(1).optional(),
     encoding: z.enum(csvEncodings).optional(),
-    mapping: z.record(z.string().min(1).max(255), propertyName).optional(),
+    mapping: z
+      .record(z.string().min(1).max(255), propertyName)
+      .superRefine((mapping, context) => {
+        // Two columns into one property would let the later column silently win on every row.
+        const seen = new Map<string, string>();
+        for (const [column, property] of Object.entries(mapping)) {
+          const earlier = seen.get(property);
+          if (earlier !== undefined) context.addIssue({ code: 'custom', path: [column], message: `the columns "${earlier}" and "${column}" both map to the property "${property}"` });
+          seen.set(property, column);
+        }
+      })
+      .optional(),
     emailColumn: z.string().min(1).max(255).optional(),
     mode: z.enum(['upsert', 'update_only']).optional(),
     csv: z.string().optional(),

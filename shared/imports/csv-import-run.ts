@@ -10,6 +10,7 @@ import type { PropertyRegistry } from '../properties/property-registry.js';
 import type { PropertyType } from '../properties/property.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { UserStore } from '../users/user-store.js';
+import { normalizeEmail } from '../users/email-address.js';
 import { upsertUsers, type UserChange } from '../users/user-upsert.js';
 import { planColumns, ImportSetupError, type ColumnPlan } from './column-plan.js';
 import { detectCsvLayout } from './csv-layout.js';
@@ -42,6 +43,8 @@ export interface ImportRunSettings {
   /** Stop and continue in a new invocation when less time than this remains. */
   stopWhenRemainingMs: number;
   leaseMs: number;
+  /** Invocations ending on an unexpected error before the import is marked failed: Lambda's 1 + 2 retries. */
+  maxFailures: number;
 }
 
 export const defaultImportRunSettings: ImportRunSettings = {
@@ -53,6 +56,7 @@ export const defaultImportRunSettings: ImportRunSettings = {
   // Renewed by every save (each ~2 s): short, so Lambda's retries of a crashed invocation
   // (after ~1 and ~3 minutes) find it lapsed and resume, instead of finding it still held.
   leaseMs: 2 * 60_000,
+  maxFailures: 3,
 };
 
 /** The import is being worked on under a live lease of this same object: Lambda retries the event later. */
@@ -148,9 +152,23 @@ export async function runCsvImport(
     return await run.execute();
   } catch (error) {
     if (!(error instanceof ImportSetupError)) {
-      // Release the lease (progress stays at the last checkpoint) so Lambda's retry of this
-      // event can claim the import again and resume, instead of waiting for the lease to lapse.
-      await run.release().catch(() => undefined);
+      // Count the failure and release the lease (progress stays at the last checkpoint) so
+      // Lambda's retry of this event can claim the import again and resume at once. After the
+      // last retry the import is failed: it must not stay `processing` once nothing will run it.
+      const failures = await deps.imports.recordFailure(tenantId, importId, leaseId).catch(() => undefined);
+      logger.error('import attempt failed', { importId, failures, error: error as Error });
+      if (failures !== undefined && failures >= settings.maxFailures) {
+        await deps.imports.finish(tenantId, importId, leaseId, {
+          status: 'failed',
+          finishedAt: new Date().toISOString(),
+          error: {
+            code: 'import_failed',
+            message: `the import stopped after ${failures} attempts failed on an internal error; the rows in counts are imported (some rows after them may be too); importing the file again completes it`,
+          },
+        });
+        recordImportFailed();
+        return 'failed';
+      }
       throw error;
     }
     {
@@ -213,6 +231,8 @@ class ImportRun {
       if (size === 0) throw new ImportSetupError('empty_file', 'the file is empty: expected a header line with an email column');
       const head = await readAll(await this.deps.blobs.read(this.key, { start: 0, end: Math.min(size, HEAD_BYTES) - 1 }));
       const layout = detectCsvLayout(head, { encoding: this.record.encodingOverride, headIsWholeFile: size <= HEAD_BYTES });
+      // Nothing after the byte-order mark (a ranged read past the end would fail on every retry).
+      if (size <= layout.bomBytes) throw new ImportSetupError('empty_file', 'the file holds only a byte-order mark: expected a header line with an email column');
       source = await this.deps.blobs.read(this.key, { start: layout.bomBytes });
       records = readCsvRecords(source, { layout, startOffset: layout.bomBytes, startLine: 1 });
       const first = await records.next();
@@ -313,7 +333,7 @@ class ImportRun {
       }
       if (coerced.value !== undefined) properties[column.property] = coerced.value;
     }
-    return { record, email: email.trim().toLowerCase(), change: { email, properties, ref: `${this.record.importId}:${record.line}` } };
+    return { record, email: overlapKey(email), change: { email, properties, ref: `${this.record.importId}:${record.line}` } };
   }
 
   private async applyBatch(rows: Array<{ record: CsvRecord; change?: UserChange; error?: RowError }>): Promise<BatchOutcome> {
@@ -339,7 +359,9 @@ class ImportRun {
       const outcome = outcomes[next++]!;
       if (outcome.status === 'failed') {
         counts.failed += 1;
-        errors.push({ line: row.record.line, column: emailColumn, value: clip(String(row.change?.email ?? '')), message: outcome.message });
+        // The email, or (a user grown past one item) the column of the property the outcome names.
+        const column = outcome.field === 'email' ? emailColumn : this.plan!.properties.find((planned) => planned.property === outcome.field)?.column;
+        errors.push({ line: row.record.line, column, ...(outcome.field === 'email' ? { value: clip(String(row.change?.email ?? '')) } : {}), message: outcome.message });
         continue;
       }
       counts[outcome.status] += 1;
@@ -368,10 +390,6 @@ class ImportRun {
     this.errorCount += outcome.errors.length;
     this.checkpoint = { ...this.checkpoint!, offset: outcome.endOffset, line: outcome.nextLine };
     if (Date.now() - this.lastSave >= this.settings.saveEveryMs || this.pendingReport.length >= 10_000) await this.save(false);
-  }
-
-  async release(): Promise<void> {
-    await this.deps.imports.releaseLease(this.record.tenantId, this.record.importId, this.leaseId);
   }
 
   /** Writes the pending part of the error report, then the progress; false when the lease was lost. */
@@ -433,6 +451,22 @@ class ImportRun {
 
 const errorPartKey = (record: Pick<ImportRecord, 'tenantId' | 'importId'>, part: number) =>
   `errors/${record.tenantId}/${record.importId}/part-${String(part).padStart(6, '0')}.csv`;
+
+/**
+ * The address as the upsert path will store it, so two spellings of one user (`zürich.ch` and
+ * its punycode, full-width letters) never go to concurrent batches. ASCII, the common case, is
+ * only trimmed and lower-cased, exactly as `normalizeEmail` does; an invalid address is a row
+ * error in its batch, keyed as given.
+ */
+function overlapKey(email: string): string {
+  if (NON_ASCII.test(email)) {
+    const normalised = normalizeEmail(email);
+    if (normalised.ok) return normalised.email;
+  }
+  return email.trim().toLowerCase();
+}
+
+const NON_ASCII = /[^\u0000-\u007f]/;
 
 function overlaps(emails: Set<string>, inFlight: Set<string>): boolean {
   for (const email of emails) if (inFlight.has(email)) return true;

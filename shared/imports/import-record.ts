@@ -57,6 +57,8 @@ export interface ImportRecord {
   objectSequencer?: string;
   leaseId?: string;
   leaseExpiresAt?: number;
+  /** Invocations that ended on an unexpected error; at `maxFailures` the import is marked failed (else it would stay processing once Lambda stops retrying). */
+  failures?: number;
   hasErrorReport?: boolean;
 }
 

@@ -35,7 +35,8 @@ export interface ImportStore {
     leaseId: string,
     result: { status: ImportStatus; finishedAt: string; error?: { code: string; message: string }; hasErrorReport?: boolean } & Partial<ImportProgress>,
   ): Promise<boolean>;
-  releaseLease(tenantId: string, importId: string, leaseId: string): Promise<boolean>;
+  /** Counts an invocation that failed on an unexpected error and lets its lease lapse; the new count, or undefined when the lease is no longer ours. */
+  recordFailure(tenantId: string, importId: string, leaseId: string): Promise<number | undefined>;
 }
 
 export class DynamoImportStore implements ImportStore {
@@ -137,10 +138,26 @@ export class DynamoImportStore implements ImportStore {
     return this.conditionalUpdate(tenantId, importId, leaseId, { ...result, leaseExpiresAt: 0 });
   }
 
-  /** Lets the lease lapse now (progress unchanged), so a retry can claim the import at once. */
-  async releaseLease(tenantId: string, importId: string, leaseId: string): Promise<boolean> {
-    return this.conditionalUpdate(tenantId, importId, leaseId, { leaseExpiresAt: 0 });
+  /** Lets the lease lapse now (progress unchanged), so Lambda's retry can claim the import at once. */
+  async recordFailure(tenantId: string, importId: string, leaseId: string): Promise<number | undefined> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: importKey(tenantId, importId),
+          UpdateExpression: 'SET leaseExpiresAt = :zero ADD failures :one',
+          ConditionExpression: 'leaseId = :lease',
+          ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':lease': leaseId },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return Attributes?.failures as number | undefined;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
   }
+
 
   private async conditionalUpdate(tenantId: string, importId: string, leaseId: string, values: Record<string, unknown>): Promise<boolean> {
     const set = setExpression(values);

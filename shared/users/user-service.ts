@@ -133,7 +133,9 @@ export async function createUser(
   }
   const [outcome] = await upsertUsers(deps.users, { tenantId, mode: 'upsert', source: 'api' }, [{ email, properties, ref: `api:${randomUUID()}` }]);
   if (!outcome || outcome.status === 'failed' || outcome.status === 'skipped') {
-    throw new ValidationError(`invalid email`, [{ field: 'body.email', message: outcome && 'message' in outcome ? outcome.message : 'not accepted' }]);
+    const message = outcome && 'message' in outcome ? outcome.message : 'not accepted';
+    if (outcome?.status === 'failed' && outcome.field !== 'email') throw new ValidationError(message, [{ field: `body.properties.${outcome.field}`, message }]);
+    throw new ValidationError(`invalid email`, [{ field: 'body.email', message }]);
   }
   let profile = await requireUser(deps, tenantId, outcome.userId);
   if (body.externalId !== undefined && profile.externalId !== body.externalId) {
@@ -170,6 +172,9 @@ export async function patchUser(
   if (body.externalId !== undefined) await setExternalId(deps, tenantId, profile, body.externalId, now);
   if (Object.keys(properties).length > 0) {
     const [outcome] = await upsertUsers(deps.users, { tenantId, mode: 'update_only', source: 'api' }, [{ email: profile.email, properties, ref: `api:${randomUUID()}` }]);
+    if (outcome?.status === 'failed' && outcome.field !== 'email') {
+      throw new ValidationError(outcome.message, [{ field: `body.properties.${outcome.field}`, message: outcome.message }]);
+    }
     if (outcome?.status === 'skipped' || outcome?.status === 'failed' || (outcome && outcome.userId !== userId)) {
       throw new ConflictError('the user changed while it was being updated; retry', []);
     }

@@ -1,5 +1,6 @@
 import { sameValue, type PropertyValue } from '../properties/property-coercion.js';
 import { normalizeEmail } from './email-address.js';
+import { largestProperty, propertiesTooLarge } from './profile-size.js';
 import { derivedEventId, derivedUserId, type UserProfile, type UserSource } from './user.js';
 import type { UserEventRecord, UserStore, UserWriteSet } from './user-store.js';
 
@@ -93,6 +94,11 @@ export async function upsertUsers(store: UserStore, context: UpsertContext, chan
         state = { profile: { ...found, properties: { ...found.properties } }, isNew: false, touched: false };
       }
       working.set(email, state);
+    }
+    const tooLarge = propertiesTooLarge(state.profile.properties, change.properties);
+    if (tooLarge) {
+      outcomes[index] = { status: 'failed', field: largestProperty(change.properties), message: tooLarge };
+      return;
     }
     const changed: string[] = [];
     applyProperties(state.profile.properties, change.properties, changed);
@@ -289,6 +295,11 @@ async function upsertByExternalId(store: UserStore, context: UpsertContext, fall
       state = { profile: { userId, email, properties: {}, createdAt: now, updatedAt: now }, isNew: true, touched: false, claimsExternalId: false };
       working.set(userId, state);
       emailHolder.set(email, userId);
+    }
+    const tooLarge = propertiesTooLarge(state.profile.properties, change.properties);
+    if (tooLarge) {
+      outcomes[index] = { status: 'failed', field: largestProperty(change.properties), message: tooLarge };
+      return;
     }
     const userId = state.profile.userId;
     let identityChanged = false;

@@ -114,8 +114,8 @@ export class MemoryImportStore implements ImportStore {
     Object.assign(record, structuredClone(result));
     return true;
   }
-  async releaseLease() {
-    return true;
+  async recordFailure() {
+    return undefined;
   }
 }
 

@@ -196,6 +196,36 @@ describe('CSV import (DynamoDB Local + s3rver)', () => {
     expect(listed.items.find((item) => item.importId === importId)?.errorReportUrl).toMatch(/^http/);
   });
 
+  it('a file that is only a byte-order mark fails as empty (it does not stay processing)', async () => {
+    for (const bom of [Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from([0xff, 0xfe])]) {
+      const { record } = await importFile(uniqueTenant(), bom);
+      expect(record).toMatchObject({ status: 'failed', error: { code: 'empty_file' } });
+    }
+  });
+
+  it('a row that would grow a user past one DynamoDB item is a row error naming its column; the rest of the file imports', async () => {
+    const tenant = uniqueTenant();
+    const csv = `email,note,plan\nbig@example.com,${'y'.repeat(500 * 1024)},gold\nafter@example.com,ok,silver\nwide@example.com,${'é'.repeat(210 * 1024)},x\n`;
+    const { record } = await importFile(tenant, csv);
+    expect(record.status).toBe('completed_with_errors');
+    expect(record.counts).toEqual({ rows: 3, created: 1, updated: 0, unchanged: 0, skipped: 0, failed: 2 });
+    expect(record.errors).toEqual([
+      { line: 2, column: 'note', message: expect.stringMatching(/would take \d+ KB, above the 392 KB one user may hold/) },
+      { line: 4, column: 'note', message: expect.stringMatching(/would take 4\d\d KB/) }, // 210 K "é" are 420 KB of UTF-8
+    ]);
+    expect((await allUsers(tenant)).map((user) => user.email)).toEqual(['after@example.com']);
+  });
+
+  it('two spellings of one address (Unicode and punycode domain) in concurrent batches are one user: the later row wins', async () => {
+    const tenant = uniqueTenant();
+    const filler = Array.from({ length: 600 }, (_, i) => `f${i}@example.com,x`);
+    const csv = `email,plan\nrace@zürich8.ch,first\n${filler.join('\n')}\nRACE@xn--zrich8-3ya.ch,second\n`;
+    const { record } = await importFile(tenant, csv);
+    expect(record.counts).toEqual({ rows: 602, created: 601, updated: 1, unchanged: 0, skipped: 0, failed: 0 });
+    const user = await userByEmail(tenant, 'race@xn--zrich8-3ya.ch');
+    expect(user?.properties).toEqual({ plan: 'second' });
+  });
+
   it('refuses a file larger than maxBytes whatever way it arrived', async () => {
     const tenant = uniqueTenant();
     const { record } = await importFile(tenant, 'email\nbig@example.com\n', { maxUploadBytes: 10 });

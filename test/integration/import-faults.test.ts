@@ -82,6 +82,33 @@ describe('S3 read errors mid-stream', () => {
     expect(users.find((user) => user.email === 'fault19999@example.com')?.properties).toEqual({ plan: 'gold', visits: '19999' });
   }, 120_000);
 
+  it('an error on every attempt: the last of Lambda\'s three attempts marks the import failed (it does not stay processing), keeping what was imported', async () => {
+    const tenantId = uniqueTenant('fault');
+    const rows = 20_000;
+    const csv = `email,plan\n${Array.from({ length: rows }, (_, i) => `always${i}@example.com,p`).join('\n')}\n`;
+    const created = await createImport({ imports, blobs, maxUploadBytes: 5 * 1024 ** 3 }, tenantId, {});
+    const importId = created.body.importId;
+    await blobs.put(uploadKey(tenantId, importId), Buffer.from(csv), 'text/csv');
+    const faulty = new StreamBreakingBlobStore(blobs, 200_000, 10);
+    const deps = { imports, users: userStore(env), registry, blobs: faulty, continueLater: async () => undefined };
+    const trigger = { kind: 'upload' as const, tenantId, importId, size: Buffer.byteLength(csv), sequencer: 'seq-always' };
+    const settings = { ...defaultImportRunSettings, saveEveryMs: 0 };
+    await expect(runCsvImport(deps, trigger, () => 15 * 60_000, settings)).rejects.toThrow(/ECONNRESET/);
+    await expect(runCsvImport(deps, trigger, () => 15 * 60_000, settings)).rejects.toThrow(/ECONNRESET/);
+    expect(await runCsvImport(deps, trigger, () => 15 * 60_000, settings)).toBe('failed');
+    const record = (await imports.get(tenantId, importId))!;
+    expect(record).toMatchObject({ status: 'failed', failures: 3, error: { code: 'import_failed', message: expect.stringMatching(/after 3 attempts/) } });
+    expect(record.finishedAt).toEqual(expect.any(String));
+    // What was committed stays: the counted rows, and at most the batches that were in flight after them.
+    expect(record.counts.rows).toBeGreaterThan(0);
+    expect(record.counts.rows).toBeLessThan(rows);
+    const stored = (await allUsers(tenantId)).length;
+    expect(stored).toBeGreaterThanOrEqual(record.counts.created);
+    expect(stored).toBeLessThanOrEqual(record.counts.created + settings.batchesInFlight * settings.batchSize);
+    // A late redelivery does not restart it.
+    expect(await runCsvImport(deps, trigger, () => 15 * 60_000, settings)).toBe('ignored');
+  }, 120_000);
+
   it('a crashed invocation (lease still held, nothing released): the retry is busy until the lease lapses, then resumes and completes exactly', async () => {
     const tenantId = uniqueTenant('crash');
     const rows = 5_000;
@@ -101,7 +128,8 @@ describe('S3 read errors mid-stream', () => {
         return real.write(...args);
       },
     });
-    const crashed = { imports: Object.assign(Object.create(imports) as typeof imports, { releaseLease: async () => true }), users: dying, registry, blobs, continueLater: async () => undefined };
+    // A dead process neither counts its failure nor releases its lease.
+    const crashed = { imports: Object.assign(Object.create(imports) as typeof imports, { recordFailure: async () => undefined }), users: dying, registry, blobs, continueLater: async () => undefined };
     await expect(runCsvImport(crashed, trigger, () => 15 * 60_000, settings)).rejects.toThrow('process killed');
 
     const deps = { imports, users: userStore(env), registry, blobs, continueLater: async () => undefined };

@@ -65,6 +65,8 @@ describe('imports and properties routes', () => {
     expect(response.status).toBe(400);
     const fields = response.body.error.details.map((detail: { field: string }) => detail.field);
     expect(fields).toEqual(expect.arrayContaining(['body.encoding', 'body.mapping.Plan', 'body']));
+    const twoIntoOne = await call(apiEvent({ method: 'POST', path: '/imports', tenantId: uniqueTenant(), body: { mapping: { Plan: 'tier', Level: 'tier' } } }));
+    expect(twoIntoOne).toMatchObject({ status: 400, body: { error: { details: [{ field: 'body.mapping.Level', message: expect.stringMatching(/both map to the property "tier"/) }] } } });
   });
 
   it('GET /imports lists newest first; GET /imports/{id} is 404 for another tenant', async () => {

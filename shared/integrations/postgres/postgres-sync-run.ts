@@ -358,6 +358,12 @@ class PostgresSyncRun {
     outcomes.forEach((outcome, index) => {
       if (outcome.status === 'failed') {
         const change = changes[index]!;
+        if (outcome.field !== 'email' && outcome.field !== 'externalId') {
+          // A property (the user would outgrow one item): its column, no value (it is the large one).
+          const column = read.plan.properties.find((planned) => planned.property === outcome.field)?.column ?? outcome.field;
+          errors.push({ line: rowOf[index]!, column, message: outcome.message });
+          return;
+        }
         const column = outcome.field === 'email' ? emailColumn : (read.columns[read.idIndex ?? -1]?.name ?? outcome.field);
         errors.push({ line: rowOf[index]!, column, value: clipErrorValue(outcome.field === 'email' ? change.email : change.externalId), message: outcome.message });
         return;

@@ -189,6 +189,12 @@ export class SalesforceImport {
     outcomes.forEach((outcome, index) => {
       if (outcome.status === 'failed') {
         const id = String(records[lineOf[index]! - first - 1]?.Id ?? '');
+        if (outcome.field !== 'email') {
+          // A property (the user would outgrow one item): the field it comes from.
+          const field = Object.entries(this.settings.fields).find(([, property]) => property === outcome.field)?.[0] ?? outcome.field;
+          errors.push({ line: lineOf[index]!, column: field, message: `record ${id}: ${outcome.message}` });
+          return;
+        }
         errors.push({ line: lineOf[index]!, column: this.settings.emailField, value: clipErrorValue(changes[index]!.email), message: `record ${id}: ${outcome.message}` });
         return;
       }
