@@ -84,25 +84,34 @@ describe('S3 read errors mid-stream', () => {
 
   it('an error on every attempt: the last of Lambda\'s three attempts marks the import failed (it does not stay processing), keeping what was imported', async () => {
     const tenantId = uniqueTenant('fault');
-    const rows = 20_000;
+    const rows = 3_000;
     const csv = `email,plan\n${Array.from({ length: rows }, (_, i) => `always${i}@example.com,p`).join('\n')}\n`;
     const created = await createImport({ imports, blobs, maxUploadBytes: 5 * 1024 ** 3 }, tenantId, {});
     const importId = created.body.importId;
     await blobs.put(uploadKey(tenantId, importId), Buffer.from(csv), 'text/csv');
-    const faulty = new StreamBreakingBlobStore(blobs, 200_000, 10);
-    const deps = { imports, users: userStore(env), registry, blobs: faulty, continueLater: async () => undefined };
+    // DynamoDB keeps failing (beyond the sender's own retries) after the first few batches.
+    const real = userStore(env);
+    let writes = 0;
+    const failing = Object.assign(Object.create(real) as typeof real, {
+      write: async (...args: Parameters<typeof real.write>) => {
+        writes += 1;
+        if (writes > 3) throw new Error('InternalServerError: service unavailable');
+        return real.write(...args);
+      },
+    });
+    const deps = { imports, users: failing, registry, blobs, continueLater: async () => undefined };
     const trigger = { kind: 'upload' as const, tenantId, importId, size: Buffer.byteLength(csv), sequencer: 'seq-always' };
     const settings = { ...defaultImportRunSettings, saveEveryMs: 0 };
-    await expect(runCsvImport(deps, trigger, () => 15 * 60_000, settings)).rejects.toThrow(/ECONNRESET/);
-    await expect(runCsvImport(deps, trigger, () => 15 * 60_000, settings)).rejects.toThrow(/ECONNRESET/);
+    await expect(runCsvImport(deps, trigger, () => 15 * 60_000, settings)).rejects.toThrow(/service unavailable/);
+    await expect(runCsvImport(deps, trigger, () => 15 * 60_000, settings)).rejects.toThrow(/service unavailable/);
     expect(await runCsvImport(deps, trigger, () => 15 * 60_000, settings)).toBe('failed');
     const record = (await imports.get(tenantId, importId))!;
     expect(record).toMatchObject({ status: 'failed', failures: 3, error: { code: 'import_failed', message: expect.stringMatching(/after 3 attempts/) } });
     expect(record.finishedAt).toEqual(expect.any(String));
     // What was committed stays: the counted rows, and at most the batches that were in flight after them.
-    expect(record.counts.rows).toBeGreaterThan(0);
     expect(record.counts.rows).toBeLessThan(rows);
     const stored = (await allUsers(tenantId)).length;
+    expect(stored).toBeGreaterThan(0);
     expect(stored).toBeGreaterThanOrEqual(record.counts.created);
     expect(stored).toBeLessThanOrEqual(record.counts.created + settings.batchesInFlight * settings.batchSize);
     // A late redelivery does not restart it.
