@@ -20,7 +20,7 @@ import { backoffDelayMs, sleep } from '../concurrency/limiter.js';
  * (up to `maxAttempts`, like the SDK's standard retry mode); other errors are thrown as
  * `DynamoServiceError` with DynamoDB's error type and message.
  */
-export type DynamoOperation = 'BatchGetItem' | 'BatchWriteItem';
+export type DynamoOperation = 'BatchGetItem' | 'BatchWriteItem' | 'TransactWriteItems';
 
 export class DynamoServiceError extends Error {
   override readonly name = 'DynamoServiceError';
@@ -29,6 +29,8 @@ export class DynamoServiceError extends Error {
     message: string,
     readonly statusCode: number,
     readonly retryable: boolean,
+    /** A cancelled transaction: each item's reason code (`None`, `ConditionalCheckFailed`, `TransactionConflict`, …). */
+    readonly cancellationReasons: string[] = [],
   ) {
     super(`${type}: ${message}`);
   }
@@ -148,14 +150,16 @@ export class DynamoJsonTransport {
 function serviceError(status: number, text: string): DynamoServiceError {
   let type = `HTTP ${status}`;
   let message = '';
+  let reasons: string[] = [];
   try {
-    const parsed = JSON.parse(text) as { __type?: string; message?: string; Message?: string };
+    const parsed = JSON.parse(text) as { __type?: string; message?: string; Message?: string; CancellationReasons?: Array<{ Code?: string }> };
     type = parsed.__type?.split('#').pop() ?? type;
     message = parsed.message ?? parsed.Message ?? '';
+    reasons = (parsed.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
   } catch {
     message = text.slice(0, 200);
   }
-  return new DynamoServiceError(type, message, status, status >= 500 || RETRYABLE_TYPES.has(type));
+  return new DynamoServiceError(type, message, status, status >= 500 || RETRYABLE_TYPES.has(type), reasons);
 }
 
 function isNetworkError(error: unknown): boolean {

@@ -7,8 +7,11 @@ import { defineRoute } from './route-spec.js';
 import { previewPostgresBody, putPostgresSettingsBody } from '../integrations/postgres/postgres-settings.js';
 import { putSalesforceSettingsBody } from '../integrations/salesforce/salesforce-settings.js';
 
-/** Lambda's limit on a synchronous invocation's request (API Gateway cannot hand a function more). */
-const LAMBDA_REQUEST_MAX_BYTES = 6 * 1024 * 1024;
+/**
+ * The largest body a route may take: Lambda refuses a synchronous invocation over 6 MB, and the
+ * event holds the body JSON-escaped once more plus the headers, so 4 MB leaves room for both.
+ */
+const LAMBDA_REQUEST_MAX_BYTES = 4 * 1024 * 1024;
 
 /** Shapes shared by many routes (API.md: error format, lists). */
 export const errorBodySchema = z.object({
@@ -298,8 +301,8 @@ export const apiRoutes = {
     throttle: expensiveRouteThrottle,
     summary: 'Start a CSV import: a presigned upload URL, or pasted CSV (`csv`, up to 1 MB)',
     body: createImportBody,
-    // Pasted CSV up to 1 MB, JSON-escaped: `\u00e9`-style escapes make a body up to 6× the text,
-    // so the body may be as large as Lambda's own request limit (6 MB); the csv itself is checked after parsing.
+    // Pasted CSV up to 1 MB, JSON-escaped: `\u00e9`-style escapes make a body ~3× the UTF-8 text
+    // of accented Latin, so the body may be as large as Lambda allows; the csv itself is checked after parsing.
     maxBodyBytes: LAMBDA_REQUEST_MAX_BYTES,
     responses: {
       201: {

@@ -77,6 +77,8 @@ export interface ContinuationRequest {
   tenantId: string;
   importId: string;
   leaseId: string;
+  /** The byte offset it continues from: tells one continuation event (and Lambda's retries of it) from the next. */
+  from?: number;
 }
 
 export type ImportTrigger = UploadTrigger | ContinuationRequest;
@@ -155,7 +157,9 @@ export async function runCsvImport(
       // Count the failure and release the lease (progress stays at the last checkpoint) so
       // Lambda's retry of this event can claim the import again and resume at once. After the
       // last retry the import is failed: it must not stay `processing` once nothing will run it.
-      const failures = await deps.imports.recordFailure(tenantId, importId, leaseId).catch(() => undefined);
+      // Counted per event (an upload's, or one continuation's): Lambda gives each event 1 + 2 attempts.
+      const event = trigger.kind === 'upload' ? `upload:${trigger.sequencer}` : `continuation:${trigger.leaseId}:${trigger.from ?? ''}`;
+      const failures = await deps.imports.recordFailure(tenantId, importId, leaseId, event, current.failedEvent === event ? (current.failures ?? 0) : 0).catch(() => undefined);
       logger.error('import attempt failed', { importId, failures, error: error as Error });
       if (failures !== undefined && failures >= settings.maxFailures) {
         await deps.imports.finish(tenantId, importId, leaseId, {
@@ -306,7 +310,7 @@ class ImportRun {
 
     if (stopped) {
       if (!(await this.save(true))) return 'lease_lost';
-      await this.deps.continueLater({ kind: 'continuation', tenantId, importId: this.record.importId, leaseId: this.leaseId });
+      await this.deps.continueLater({ kind: 'continuation', tenantId, importId: this.record.importId, leaseId: this.leaseId, from: this.checkpoint?.offset });
       logger.info('import continues in a new invocation', { importId: this.record.importId, line: this.checkpoint?.line });
       return 'continued';
     }

@@ -57,8 +57,9 @@ export interface ImportRecord {
   objectSequencer?: string;
   leaseId?: string;
   leaseExpiresAt?: number;
-  /** Invocations that ended on an unexpected error; at `maxFailures` the import is marked failed (else it would stay processing once Lambda stops retrying). */
+  /** Attempts of the event `failedEvent` that ended on an unexpected error; at `maxFailures` (Lambda's last retry of that event) the import is marked failed, else it would stay processing once nothing runs it. */
   failures?: number;
+  failedEvent?: string;
   hasErrorReport?: boolean;
 }
 

@@ -35,8 +35,8 @@ export interface ImportStore {
     leaseId: string,
     result: { status: ImportStatus; finishedAt: string; error?: { code: string; message: string }; hasErrorReport?: boolean } & Partial<ImportProgress>,
   ): Promise<boolean>;
-  /** Counts an invocation that failed on an unexpected error and lets its lease lapse; the new count, or undefined when the lease is no longer ours. */
-  recordFailure(tenantId: string, importId: string, leaseId: string): Promise<number | undefined>;
+  /** Records that an attempt of `event` failed (`earlier` failed attempts of it before) and lets the lease lapse; the new count, or undefined when the lease is no longer ours. */
+  recordFailure(tenantId: string, importId: string, leaseId: string, event: string, earlier: number): Promise<number | undefined>;
 }
 
 export class DynamoImportStore implements ImportStore {
@@ -139,23 +139,9 @@ export class DynamoImportStore implements ImportStore {
   }
 
   /** Lets the lease lapse now (progress unchanged), so Lambda's retry can claim the import at once. */
-  async recordFailure(tenantId: string, importId: string, leaseId: string): Promise<number | undefined> {
-    try {
-      const { Attributes } = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: importKey(tenantId, importId),
-          UpdateExpression: 'SET leaseExpiresAt = :zero ADD failures :one',
-          ConditionExpression: 'leaseId = :lease',
-          ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':lease': leaseId },
-          ReturnValues: 'UPDATED_NEW',
-        }),
-      );
-      return Attributes?.failures as number | undefined;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+  async recordFailure(tenantId: string, importId: string, leaseId: string, event: string, earlier: number): Promise<number | undefined> {
+    const failures = earlier + 1;
+    return (await this.conditionalUpdate(tenantId, importId, leaseId, { leaseExpiresAt: 0, failures, failedEvent: event })) ? failures : undefined;
   }
 
 

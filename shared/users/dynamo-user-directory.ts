@@ -5,15 +5,14 @@ import {
   paginateQuery,
   PutCommand,
   QueryCommand,
-  TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { attributeMapJson } from '../aws/attribute-value-codec.js';
 import { batchWriteAll, deleteRequestJson, putRequestJson } from '../aws/dynamo-batch.js';
-import type { DynamoJsonTransport } from '../aws/dynamo-json-transport.js';
+import { DynamoServiceError, type DynamoJsonTransport } from '../aws/dynamo-json-transport.js';
 import { backoffDelayMs, createLimiter, sleep } from '../concurrency/limiter.js';
-import { eventItem, eventKeys, toEventRecord, TypeDayMarkers } from '../events/event-keys.js';
+import { eventItemJson, eventKeys, toEventRecord, TypeDayMarkers } from '../events/event-keys.js';
 import { decodeCursor, encodeCursor } from '../pagination/cursor.js';
 import { USER_LIST_SHARDS } from '../storage/table-definitions.js';
 import { toProfile } from './dynamo-user-store.js';
@@ -189,26 +188,28 @@ export class DynamoUserDirectory implements UserDirectory {
     return stored.filter(Boolean).length;
   }
 
-  /** The event and the claim of its ID in one transaction: both, or neither (a crash cannot leave a claim without its event). */
+  /**
+   * The event and the claim of its ID in one transaction: both, or neither (a crash cannot
+   * leave a claim without its event). Encoded like every other event (`eventItemJson`), so an
+   * event stores the same with or without a client ID.
+   */
   private async putEventOnce(tenantId: string, event: UserEventRecord): Promise<boolean> {
-    const item = { ...eventItem(tenantId, event), idClaim: true };
-    const claim = { ...eventKeys.eventIdClaim(tenantId, event.eventId), eventId: event.eventId, userId: event.userId, eventSk: eventKeys.sortKey(event.occurredAt, event.eventId) };
+    const encoded = eventItemJson(tenantId, event);
+    const item = `${encoded.slice(0, -1)},"idClaim":{"BOOL":true}}`;
+    const claim = attributeMapJson({ ...eventKeys.eventIdClaim(tenantId, event.eventId), eventId: event.eventId, userId: event.userId, eventSk: eventKeys.sortKey(event.occurredAt, event.eventId) });
+    const table = JSON.stringify(this.tables.eventsTable);
+    const body =
+      `{"TransactItems":[{"Put":{"TableName":${table},"Item":${claim},"ConditionExpression":"attribute_not_exists(pk)"}},` +
+      `{"Put":{"TableName":${table},"Item":${item}}}]}`;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Put: { TableName: this.tables.eventsTable, Item: claim, ConditionExpression: 'attribute_not_exists(pk)' } },
-              { Put: { TableName: this.tables.eventsTable, Item: item } },
-            ],
-          }),
-        );
+        await this.transport.send('TransactWriteItems', body);
         return true;
       } catch (error) {
-        const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
-        if (reasons[0]?.Code === 'ConditionalCheckFailed') return false;
+        const reasons = error instanceof DynamoServiceError ? error.cancellationReasons : [];
+        if (reasons[0] === 'ConditionalCheckFailed') return false;
         // Two calls racing on one ID: the loser's retry finds the winner's claim.
-        if (reasons.some((reason) => reason.Code === 'TransactionConflict') && attempt < 6) {
+        if (reasons.includes('TransactionConflict') && attempt < 6) {
           await sleep(backoffDelayMs(attempt, 20, 1_000));
           continue;
         }
@@ -230,10 +231,13 @@ export class DynamoUserDirectory implements UserDirectory {
     let deleted = 0;
     for await (const page of pages) {
       const items = page.Items ?? [];
-      const keys = items.map((item) => deleteRequestJson(attributeMapJson({ pk: item.pk, sk: item.sk })));
-      // A client event ID is released with its event: the tenant may send it again for a new user.
+      // A client event ID is released with its event (the tenant may send it again for a new
+      // user). Claims go first: only their events lead to them, so a retried DELETE after a
+      // partial failure still finds every claim.
       const claims = items.filter((item) => item.idClaim === true).map((item) => deleteRequestJson(attributeMapJson(eventKeys.eventIdClaim(tenantId, item.eventId as string))));
-      await batchWriteAll(this.transport, this.tables.eventsTable, [...keys, ...claims]);
+      await batchWriteAll(this.transport, this.tables.eventsTable, claims);
+      const keys = items.map((item) => deleteRequestJson(attributeMapJson({ pk: item.pk, sk: item.sk })));
+      await batchWriteAll(this.transport, this.tables.eventsTable, keys);
       deleted += keys.length;
     }
     return deleted;

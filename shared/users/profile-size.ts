@@ -41,11 +41,15 @@ export function mergedPropertiesBytes(current: Record<string, PropertyValue>, in
   return bytes;
 }
 
-/** Why applying `incoming` would make the user too large for one item, or undefined (the common case costs no encoding). */
+/**
+ * Why applying `incoming` would make the user too large for one item, or undefined (the
+ * common case costs no encoding). A row that does not grow the user is never refused, so a
+ * user stored near the limit before stays writable.
+ */
 export function propertiesTooLarge(current: Record<string, PropertyValue>, incoming: Record<string, PropertyValue | undefined>): string | undefined {
   if (quickBound(current) + quickBound(incoming) <= MAX_PROPERTIES_BYTES) return undefined;
   const bytes = mergedPropertiesBytes(current, incoming);
-  if (bytes <= MAX_PROPERTIES_BYTES) return undefined;
+  if (bytes <= MAX_PROPERTIES_BYTES || bytes <= mergedPropertiesBytes(current, {})) return undefined;
   return `the user's properties would take ${Math.ceil(bytes / 1024)} KB, above the ${MAX_PROPERTIES_BYTES / 1024} KB one user may hold (DynamoDB's item limit)`;
 }
 

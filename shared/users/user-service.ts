@@ -5,6 +5,7 @@ import { coerceValue, type PropertyValue } from '../properties/property-coercion
 import type { PropertyRegistry } from '../properties/property-registry.js';
 import { logger } from '../logging/logger.js';
 import { normalizeEmail } from './email-address.js';
+import { largestProperty, propertiesTooLarge } from './profile-size.js';
 import { upsertUsers } from './user-upsert.js';
 import type { UserDirectory } from './user-directory.js';
 import type { UserStore } from './user-store.js';
@@ -154,6 +155,9 @@ export async function patchUser(
 ): Promise<PublicUser> {
   let profile = await requireUser(deps, tenantId, userId);
   const properties = await coerceProperties(deps, tenantId, body.properties);
+  // Refused before any identity change, so a 400 leaves the user as it was.
+  const tooLarge = propertiesTooLarge(profile.properties, properties);
+  if (tooLarge) throw new ValidationError(tooLarge, [{ field: `body.properties.${largestProperty(properties)}`, message: tooLarge }]);
   const now = new Date().toISOString();
   if (body.email !== undefined) {
     const email = requireEmail(body.email);

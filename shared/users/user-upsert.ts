@@ -78,12 +78,12 @@ export async function upsertUsers(store: UserStore, context: UpsertContext, chan
     const email = emails[index];
     if (email === undefined) return;
     const duplicate = seen.has(email);
-    seen.add(email);
     let state = working.get(email);
     if (!state) {
       const found = existing.profiles.get(email);
       if (!found) {
         if (context.mode === 'update_only') {
+          seen.add(email);
           outcomes[index] = { status: 'skipped', reason: 'no user has this email (mode update_only)' };
           return;
         }
@@ -97,9 +97,11 @@ export async function upsertUsers(store: UserStore, context: UpsertContext, chan
     }
     const tooLarge = propertiesTooLarge(state.profile.properties, change.properties);
     if (tooLarge) {
+      // Nothing of the row is applied; an untouched new user is not written.
       outcomes[index] = { status: 'failed', field: largestProperty(change.properties), message: tooLarge };
       return;
     }
+    seen.add(email);
     const changed: string[] = [];
     applyProperties(state.profile.properties, change.properties, changed);
     const firstSight = state.isNew && !state.touched;
@@ -291,11 +293,17 @@ async function upsertByExternalId(store: UserStore, context: UpsertContext, fall
         outcomes[index] = { status: 'skipped', reason: 'no user has this external ID or email (mode update_only)' };
         return;
       }
+      const tooLargeNew = propertiesTooLarge({}, change.properties);
+      if (tooLargeNew) {
+        outcomes[index] = { status: 'failed', field: largestProperty(change.properties), message: tooLargeNew };
+        return;
+      }
       const userId = byEmail.freeIds.get(email) ?? byEmail.derivedIds.get(email)!;
       state = { profile: { userId, email, properties: {}, createdAt: now, updatedAt: now }, isNew: true, touched: false, claimsExternalId: false };
       working.set(userId, state);
       emailHolder.set(email, userId);
     }
+    // Before any identity change, so a refused row changes nothing.
     const tooLarge = propertiesTooLarge(state.profile.properties, change.properties);
     if (tooLarge) {
       outcomes[index] = { status: 'failed', field: largestProperty(change.properties), message: tooLarge };

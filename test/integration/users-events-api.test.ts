@@ -58,6 +58,10 @@ describe('users routes', () => {
     const created = await call(tenant, 'POST', '/users', { body: { email: 'cy@example.com', externalId: 'crm-9', properties: { plan: 'gold' } } });
     expect(created).toMatchObject({ status: 201, body: { externalId: 'crm-9', properties: { plan: 'gold' } } });
     expect(created.body.updatedAt).toBe(created.body.createdAt);
+    // A PATCH that would outgrow one item is a 400 naming the property, and changes nothing (not the email either).
+    const huge = await call(tenant, 'PATCH', `/users/${created.body.userId}`, { body: { email: 'cy2@example.com', properties: { note: 'n'.repeat(200 * 1024), more: 'm'.repeat(200 * 1024) } } });
+    expect(huge).toMatchObject({ status: 400, body: { error: { details: [{ field: expect.stringMatching(/^body\.properties\.(note|more)$/) }] } } });
+    expect((await call(tenant, 'GET', `/users/${created.body.userId}`)).body).toMatchObject({ email: 'cy@example.com', properties: { plan: 'gold' } });
     // A name the header rule makes from `2024 Revenue` is a valid name on the API too.
     expect((await call(tenant, 'PATCH', `/users/${created.body.userId}`, { body: { properties: { '2024_revenue': '5' } } })).body.properties).toEqual({ plan: 'gold', '2024_revenue': '5' });
     const events = (await call(tenant, 'GET', `/users/${created.body.userId}/events`)).body.items.filter((event: any) => event.type === 'user.created');
@@ -221,6 +225,9 @@ describe('events routes', () => {
     expect(stored.filter((entry: string) => entry.startsWith('o-3@'))).toHaveLength(1);
     expect(stored).toHaveLength(3);
 
+    // An event stores the same with or without a client ID (one encoder): a number beyond 2^53 included.
+    const big = await call(tenant, 'POST', '/events', { body: { events: [{ userId: ada.userId, type: 'order.placed', eventId: 'o-big', occurredAt: '2026-01-05T00:00:00Z', properties: { total: 12345678901234567890 } }] } });
+    expect(big).toMatchObject({ status: 202, body: { accepted: 1, rejected: [] } });
     // Another tenant's ID space is its own.
     expect((await call(other, 'POST', '/events', { body: { events: [{ userId: bob.userId, type: 'order.placed', eventId: 'o-1' }] } })).body.accepted).toBe(1);
     expect(await orders(other, bob.userId)).toHaveLength(1);

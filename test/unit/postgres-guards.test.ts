@@ -131,6 +131,12 @@ describe('settings', () => {
     for (const elsewhere of ['postgresql://u:****@db2.example.com/app', 'postgresql://u:****@db.example.com:6543/app', 'postgresql://u:****@db.example.com/other', 'postgresql://v:****@db.example.com/app']) {
       expect(resolveConnection(elsewhere, saved)).toEqual({ missing: expect.stringMatching(/only with the saved host, port, database and user/) });
     }
+    // Nor over a weaker channel than the saved one.
+    const verified = parts('postgresql://u:saved-pw@db.example.com/app?sslmode=verify-full');
+    for (const weaker of ['disable', 'prefer', 'require', 'verify-ca']) {
+      expect(resolveConnection(`postgresql://u:****@db.example.com/app?sslmode=${weaker}`, verified)).toEqual({ missing: expect.stringMatching(/weaker than the saved sslmode=verify-full/) });
+    }
+    expect(resolveConnection('postgresql://u:****@db.example.com/app?sslmode=verify-full', verified)).toEqual({ parts: verified });
     expect(resolveConnection(undefined, undefined)).toEqual({ missing: expect.stringMatching(/connectionUrl is required/) });
     expect(resolveConnection('postgresql://u:****@db.example.com/app', undefined)).toEqual({ missing: expect.stringMatching(/masked password/) });
   });

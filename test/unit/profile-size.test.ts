@@ -13,7 +13,9 @@ describe('profile size guard', () => {
     const half = 'y'.repeat(150 * 1024);
     expect(propertiesTooLarge({ note: big }, { other: half })).toMatch(/would take 45[01] KB/);
     expect(propertiesTooLarge({ note: big }, { note: half })).toBeUndefined();
-    expect(propertiesTooLarge({ note: big, other: half }, { other: undefined as never })).toMatch(/would take 45[01] KB/);
+    // An empty cell keeps the old value: this row does not grow the user, so it is not refused.
+    expect(propertiesTooLarge({ note: big, other: half }, { other: undefined as never })).toBeUndefined();
+    expect(propertiesTooLarge({ note: big, other: half }, { other: undefined as never, more: 'z' })).toMatch(/would take 45[01] KB/);
   });
 
   it('sizes text as UTF-8: 210 K "é" are 420 KB although only 210 K characters', () => {
@@ -30,6 +32,13 @@ describe('profile size guard', () => {
     const sized = mergedPropertiesBytes({}, properties);
     expect(sized).toBeGreaterThanOrEqual(raw);
     expect(sized).toBeLessThan(encoded);
+  });
+
+  it('never refuses a row that does not grow a user stored near the limit before (it stays writable)', () => {
+    const stored = { note: 'x'.repeat(MAX_PROPERTIES_BYTES + 1000) };
+    expect(propertiesTooLarge(stored, {})).toBeUndefined();
+    expect(propertiesTooLarge(stored, { plan: 'gold' })).toMatch(/would take/);
+    expect(propertiesTooLarge(stored, { note: 'short' })).toBeUndefined();
   });
 
   it('names the incoming property with the largest value', () => {

@@ -123,10 +123,13 @@ export async function previewPostgres(deps: IntegrationServiceDependencies, tena
   const saved = input.connectionUrl === undefined || input.connectionUrl.includes(`:${MASK}@`) ? await savedConnection(deps, tenantId) : undefined;
   const connection = resolveConnection(input.connectionUrl, saved?.parts);
   if ('missing' in connection) throw new ValidationError(connection.missing, [{ field: 'body.connectionUrl', message: connection.missing }]);
-  // Omitted connection: the saved one with its schema and certificate; a given one stands alone (a masked password still comes from the saved secret).
+  // Omitted connection: the saved one with its schema and certificate; a given one stands alone,
+  // except that a masked password (from the saved secret) keeps the saved certificate too: it
+  // goes only to a server that certificate verifies.
   const usesSaved = input.connectionUrl === undefined;
+  const usesSavedPassword = usesSaved || input.connectionUrl!.includes(`:${MASK}@`);
   const schema = input.schema ?? (usesSaved ? saved?.schema : undefined);
-  const sslCa = input.sslCa ?? (usesSaved ? saved?.sslCa : undefined);
+  const sslCa = input.sslCa ?? (usesSavedPassword ? saved?.sslCa : undefined);
   return withSession(connection.parts, schema, sslCa, deps.sessionLimits, async (session) => {
     // The preview of a query with $LAST_SYNC_TIMESTAMP reads as a first run would (the epoch).
     const { columns, rows } = await session.preview(checked.sql, checked.usesLastSync ? ['1970-01-01T00:00:00.000Z'] : [], PREVIEW_ROWS);

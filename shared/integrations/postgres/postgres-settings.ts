@@ -123,6 +123,9 @@ export function parseSecret(text: string): { parts: ConnectionParts; schema?: st
  * Resolves a PUT's connection against the saved secret: an omitted URL keeps the saved one,
  * a URL whose password is `****` keeps the saved password (a client may send back what GET showed).
  */
+/** libpq's sslmodes, weakest first. */
+const SSL_STRENGTH: readonly ConnectionParts['sslmode'][] = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
 export function resolveConnection(given: string | undefined, saved: ConnectionParts | undefined): { parts: ConnectionParts } | { missing: string } {
   if (given === undefined) return saved ? { parts: saved } : { missing: 'connectionUrl is required (no connection is saved yet)' };
   const parsed = parseConnectionUrl(given);
@@ -131,9 +134,13 @@ export function resolveConnection(given: string | undefined, saved: ConnectionPa
     if (!saved) return { missing: 'connectionUrl has a masked password (****) but no password is saved yet' };
     // The saved password goes only where it was given for: else anyone holding the tenant's
     // API key could point `****` at a server of their own and receive it.
-    const { host, port, database, user } = parsed.parts;
+    const { host, port, database, user, sslmode } = parsed.parts;
     if (host !== saved.host || port !== saved.port || database !== saved.database || user !== saved.user) {
       return { missing: 'connectionUrl has a masked password (****), which stands for the saved password only with the saved host, port, database and user; give the password to connect elsewhere' };
+    }
+    // Nor over a weaker channel than it was saved for (no TLS, or TLS without checking the server).
+    if (SSL_STRENGTH.indexOf(sslmode) < SSL_STRENGTH.indexOf(saved.sslmode)) {
+      return { missing: `connectionUrl has a masked password (****) with sslmode=${sslmode}, weaker than the saved sslmode=${saved.sslmode}; give the password to connect that way` };
     }
     return { parts: { ...parsed.parts, password: saved.password } };
   }
