@@ -5,7 +5,8 @@ import { signJsonPost } from './sigv4.js';
 import { backoffDelayMs, sleep } from '../concurrency/limiter.js';
 
 /**
- * A lean sender for DynamoDB's hot batch operations (BatchGetItem, BatchWriteItem).
+ * A lean sender for DynamoDB's hot batch operations (BatchGetItem, BatchWriteItem), and for
+ * the event-ID transactions (TransactWriteItems), which send items in the same encoding.
  *
  * Why not the SDK client here: measured on one core, the SDK's generic path (middleware
  * stack, endpoint rules, schema-driven serde, log filtering) costs ~4 ms of CPU per 25-item
