@@ -27,6 +27,9 @@ export function dynamoDocumentClient(): DynamoDBDocumentClient {
   return processSingleton('dynamodb-document', () =>
     DynamoDBDocumentClient.from(dynamoClient(), {
       marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+      // Numbers come back as JS numbers, like the batch path reads them: a property beyond 2^53
+      // (bigint, numeric, 1e20) reads with its double's precision, not as a BigInt that JSON cannot write.
+      unmarshallOptions: { wrapNumbers: (value: string) => Number(value) },
     }),
   );
 }

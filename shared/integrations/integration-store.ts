@@ -97,8 +97,21 @@ export class DynamoIntegrationStore implements IntegrationStore {
     return strip(Attributes!) as unknown as IntegrationItem<S>;
   }
 
+  /**
+   * Deletes the settings. A run still marked running is closed as failed: its invocation stops
+   * at its next save (the lock is gone), and nothing else would ever close it (a stale run is
+   * otherwise closed by the next `startRun`, which needs the settings item).
+   */
   async delete(tenantId: string, kind: IntegrationKind): Promise<boolean> {
     const { Attributes } = await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: integrationKey(tenantId, kind), ReturnValues: 'ALL_OLD' }));
+    const activeRunId = Attributes?.activeRunId as string | undefined;
+    if (activeRunId) {
+      await this.updateRun(tenantId, kind, activeRunId, 'running', {
+        status: 'failed',
+        finishedAt: new Date().toISOString(),
+        error: { code: 'integration_deleted', message: 'the integration was deleted while this run was running' },
+      });
+    }
     return Attributes !== undefined;
   }
 

@@ -131,7 +131,23 @@ const THOUSANDS = /^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
 const COMMAS = /,/g;
 const INFINITY_WORD = /^[+-]?Infinity$/;
 
+/**
+ * DynamoDB stores numbers of magnitude 1e-130 to below 1e126: outside that a value is a row
+ * error (else the whole batch write would fail). JS numbers never exceed its 38 digits.
+ */
+function storable(value: number): Coercion {
+  if (value === 0) return { ok: true, value: 0 };
+  const magnitude = Math.abs(value);
+  if (magnitude >= 1e126 || magnitude < 1e-130) return fail(`${value} is out of range for a number (DynamoDB stores magnitudes from 1e-130 to below 1e126)`);
+  return { ok: true, value };
+}
+
 function coerceNumber(raw: unknown): Coercion {
+  const coerced = parseNumber(raw);
+  return coerced.ok && typeof coerced.value === 'number' ? storable(coerced.value) : coerced;
+}
+
+function parseNumber(raw: unknown): Coercion {
   if (typeof raw === 'string') {
     const text = trimmed(raw);
     if (text.length === 0) return NO_VALUE;

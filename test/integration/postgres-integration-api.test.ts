@@ -298,6 +298,19 @@ describe('runs', () => {
   });
 });
 
+describe('DELETE while a run runs', () => {
+  it('closes the run as failed (integration_deleted) instead of leaving it running forever', async () => {
+    const tenant = uniqueTenant('pgapi');
+    await call(tenant, 'PUT', '/integrations/postgres', settings({ query: 'SELECT id, email, plan FROM customers, pg_sleep(2)' }));
+    const started = await call(tenant, 'POST', '/integrations/postgres/runs');
+    expect(started.status).toBe(202);
+    expect((await call(tenant, 'DELETE', '/integrations/postgres')).status).toBe(204);
+    await lambda.idle();
+    const history = await call(tenant, 'GET', '/integrations/postgres/runs');
+    expect(history.body.items[0]).toMatchObject({ runId: started.body.runId, status: 'failed', error: { code: 'integration_deleted' }, finishedAt: expect.any(String) });
+  });
+});
+
 describe('runs against a host that does not resolve', () => {
   it('fail at once with connection_failed (no retries as an internal error); GET then says connected: false', async () => {
     const tenant = uniqueTenant('pgapi');

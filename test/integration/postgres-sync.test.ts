@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ReadOnlySession, type PostgresTarget, type SessionLimits } from '../../shared/integrations/postgres/read-only-session.js';
 import { parseConnectionUrl } from '../../shared/integrations/postgres/connection-url.js';
 import { defaultSessionLimits } from '../../shared/integrations/postgres/session-limits.js';
-import { allUsers, registry, uniqueTenant } from '../support/import-harness.js';
+import { allUsers, registry, uniqueTenant, userByEmail } from '../support/import-harness.js';
 import { adminQuery, createDatabase, startPostgres, type RunningPostgres } from '../support/postgres-server.js';
 import { configure, drive, integrations, startSecrets, syncNow, users } from '../support/postgres-sync-harness.js';
 
@@ -182,6 +182,19 @@ describe('values and time zones', () => {
     expect((await syncNow(secrets.store, tenant)).run.counts).toMatchObject({ rows: 2, created: 2, nullUpdatedAt: 1 });
     const again = await syncNow(secrets.store, tenant);
     expect(again.run.counts).toMatchObject({ rows: 1, unchanged: 1, nullUpdatedAt: 1 });
+  }, 60_000);
+
+  it('filters on an updated_at of type date by whole days: a row touched today is read by the next run, not lost', async () => {
+    const db = await tenantDatabase(`
+      CREATE TABLE members (email text, plan text, updated_at date);
+      INSERT INTO members VALUES ('old@example.com', 'a', current_date - 10), ('today@example.com', 'b', current_date - 10);`);
+    const tenant = uniqueTenant('pg');
+    await configure(secrets.store, tenant, { connectionUrl: db.url, query: 'SELECT email, plan, updated_at FROM members', enabled: true });
+    expect((await syncNow(secrets.store, tenant)).run.counts).toMatchObject({ rows: 2, created: 2 });
+    await db.admin(`UPDATE members SET plan = 'changed', updated_at = current_date WHERE email = 'today@example.com'`);
+    const again = await syncNow(secrets.store, tenant);
+    expect(again.run.counts).toMatchObject({ rows: 1, updated: 1 });
+    expect((await userByEmail(tenant, 'today@example.com'))?.properties.plan).toBe('changed');
   }, 60_000);
 });
 

@@ -62,8 +62,15 @@ describe('users routes', () => {
     const huge = await call(tenant, 'PATCH', `/users/${created.body.userId}`, { body: { email: 'cy2@example.com', properties: { note: 'n'.repeat(200 * 1024), more: 'm'.repeat(200 * 1024) } } });
     expect(huge).toMatchObject({ status: 400, body: { error: { details: [{ field: expect.stringMatching(/^body\.properties\.(note|more)$/) }] } } });
     expect((await call(tenant, 'GET', `/users/${created.body.userId}`)).body).toMatchObject({ email: 'cy@example.com', properties: { plan: 'gold' } });
+    // Numbers beyond 2^53 read back as (imprecise) JSON numbers, never as a 500; out of DynamoDB's range is a 400.
+    await call(tenant, 'POST', '/properties', { body: { name: 'big', type: 'number' } });
+    expect((await call(tenant, 'PATCH', `/users/${created.body.userId}`, { body: { properties: { big: 12345678901234567890 } } })).status).toBe(200);
+    expect((await call(tenant, 'GET', `/users/${created.body.userId}`)).body.properties.big).toBe(12345678901234567890);
+    expect((await call(tenant, 'GET', '/users', { query: { email: 'cy@example.com' } })).status).toBe(200);
+    const tooBig = await call(tenant, 'PATCH', `/users/${created.body.userId}`, { body: { properties: { big: 1e300 } } });
+    expect(tooBig).toMatchObject({ status: 400, body: { error: { details: [{ field: 'body.properties.big', message: expect.stringMatching(/out of range/) }] } } });
     // A name the header rule makes from `2024 Revenue` is a valid name on the API too.
-    expect((await call(tenant, 'PATCH', `/users/${created.body.userId}`, { body: { properties: { '2024_revenue': '5' } } })).body.properties).toEqual({ plan: 'gold', '2024_revenue': '5' });
+    expect((await call(tenant, 'PATCH', `/users/${created.body.userId}`, { body: { properties: { '2024_revenue': '5' } } })).body.properties).toEqual({ plan: 'gold', big: 12345678901234567890, '2024_revenue': '5' });
     const events = (await call(tenant, 'GET', `/users/${created.body.userId}/events`)).body.items.filter((event: any) => event.type === 'user.created');
     expect(events.map((event: any) => [event.type, event.properties.changed])).toEqual([['user.created', ['plan']]]);
     expect((await call(tenant, 'GET', '/users', { query: { externalId: 'crm-9' } })).body.items.map((user: any) => user.userId)).toEqual([created.body.userId]);

@@ -62,6 +62,16 @@ describe('string', () => {
 });
 
 describe('number', () => {
+  it('refuses magnitudes DynamoDB cannot store (1e-130 to below 1e126) as a row error, keeps the rest', () => {
+    for (const raw of ['1e300', '-1e126', '1e-200', 1e300, 5e-324]) {
+      expect(coerceValue(raw, 'number')).toEqual({ ok: false, message: expect.stringMatching(/out of range for a number/) });
+    }
+    expect(coerceValue('9.99e125', 'number')).toEqual({ ok: true, value: 9.99e125 });
+    expect(coerceValue('1e-130', 'number')).toEqual({ ok: true, value: 1e-130 });
+    expect(coerceValue(12345678901234567890, 'number')).toEqual({ ok: true, value: 12345678901234567890 });
+    expect(coerceValue('0', 'number')).toEqual({ ok: true, value: 0 });
+  });
+
   it.each<[unknown, number]>([
     ['42', 42],
     ['-12.5', -12.5],

@@ -253,7 +253,12 @@ class PostgresSyncRun {
     const ref = (index: number) => `roster_source.${quote(names[index]!)}`;
     const keyExpressions = [...(idIndex !== undefined ? [idIndex] : []), plan.emailIndex].map((index) => `(COALESCE(${ref(index)}::text, '') COLLATE "C")`);
     const conditions: string[] = [];
-    if (filterOnUpdatedAt && updatedAtIndex !== undefined) conditions.push(`(${ref(updatedAtIndex)} >= $1::timestamptz OR ${ref(updatedAtIndex)} IS NULL)`);
+    if (filterOnUpdatedAt && updatedAtIndex !== undefined) {
+      // A `date` has no time of day: compare whole days, one day back (the tenant's dates may be
+      // in a zone ahead of UTC), else a row touched today would sort before the watermark for good.
+      const lowerBound = columns[updatedAtIndex]!.type === 'date' ? `(($1::timestamptz AT TIME ZONE 'UTC')::date - 1)` : '$1::timestamptz';
+      conditions.push(`(${ref(updatedAtIndex)} >= ${lowerBound} OR ${ref(updatedAtIndex)} IS NULL)`);
+    }
     const resume = this.checkpoint.resume;
     if (resume) {
       const placeholders = resume.key.map((value) => {
