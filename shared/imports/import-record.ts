@@ -93,6 +93,7 @@ export function publicImport(record: ImportRecord, errorReportUrl?: string) {
 /** A source value as a row error shows it: text, at most 200 characters (`undefined` for no value). */
 export function clipErrorValue(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  // Numbers as written (NaN, Infinity, which JSON would turn into null); other values as JSON.
+  const text = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'bigint' ? String(value) : (JSON.stringify(value) ?? String(value));
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -184,6 +184,23 @@ describe('values and time zones', () => {
     expect(again.run.counts).toMatchObject({ rows: 1, unchanged: 1, nullUpdatedAt: 1 });
   }, 60_000);
 
+  it('a value that cannot be coerced is a row error naming the column, the value as written (NaN too) and the row by its key', async () => {
+    const db = await tenantDatabase(`
+      CREATE TABLE scores (email text, score text, ratio double precision);
+      INSERT INTO scores VALUES ('ok@example.com', '1', 0.5), ('bad@example.com', 'many', 0.5), ('nan@example.com', '2', 'NaN');`);
+    const tenant = uniqueTenant('pg');
+    await registry.define(tenant, 'score', 'number');
+    await configure(secrets.store, tenant, { connectionUrl: db.url, query: 'SELECT email, score, ratio FROM scores', enabled: true });
+    const { run } = await syncNow(secrets.store, tenant);
+    expect(run.counts).toMatchObject({ rows: 3, created: 1, failed: 2 });
+    expect(run.errors).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ column: 'score', value: 'many', message: expect.stringMatching(/^row with email bad@example\.com: /) }),
+        expect.objectContaining({ column: 'ratio', value: 'NaN', message: expect.stringMatching(/^row with email nan@example\.com: /) }),
+      ]),
+    );
+  }, 60_000);
+
   it('filters on an updated_at of type date by whole days: a row touched today is read by the next run, not lost', async () => {
     const db = await tenantDatabase(`
       CREATE TABLE members (email text, plan text, updated_at date);

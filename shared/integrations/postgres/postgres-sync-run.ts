@@ -338,6 +338,11 @@ class PostgresSyncRun {
     const emailColumn = read.columns[read.plan.emailIndex]!.name;
     const first = this.checkpoint.rowsRead;
     const columnTypes = read.plan.properties.map((column) => read.types.get(column.property) ?? 'string');
+    // `line` counts rows in the run's (resumable) read order, not the query's: a row error about
+    // a value also names the row by its key, so the tenant can find it in their own table.
+    const keyIndex = read.idIndex ?? read.plan.emailIndex;
+    const keyName = read.columns[keyIndex]!.name;
+    const rowKey = (row: unknown[]) => `row with ${keyName} ${clipErrorValue(row[keyIndex]) ?? 'null'}: `;
     rows.forEach((row, index) => {
       const line = first + index + 1;
       counts.rows += 1;
@@ -348,7 +353,7 @@ class PostgresSyncRun {
         const raw = row[column.index];
         const coerced = coerceValue(raw, columnTypes[at]!);
         if (!coerced.ok) {
-          errors.push({ line, column: column.column, value: clipErrorValue(raw), message: coerced.message });
+          errors.push({ line, column: column.column, value: clipErrorValue(raw), message: rowKey(row) + coerced.message });
           return;
         }
         if (coerced.value !== undefined) properties[column.property] = coerced.value;
@@ -366,7 +371,8 @@ class PostgresSyncRun {
         if (outcome.field !== 'email' && outcome.field !== 'externalId') {
           // A property (the user would outgrow one item): its column, no value (it is the large one).
           const column = read.plan.properties.find((planned) => planned.property === outcome.field)?.column ?? outcome.field;
-          errors.push({ line: rowOf[index]!, column, message: outcome.message });
+          const key = read.idIndex !== undefined ? change.externalId : change.email;
+          errors.push({ line: rowOf[index]!, column, message: `row with ${keyName} ${clipErrorValue(key) ?? 'null'}: ${outcome.message}` });
           return;
         }
         const column = outcome.field === 'email' ? emailColumn : (read.columns[read.idIndex ?? -1]?.name ?? outcome.field);
