@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { attributeMapJson, jsonInner, jsonString, repeatedJsonInner } from '../aws/attribute-value-codec.js';
+import { putRequestJson } from '../aws/dynamo-batch.js';
 import { EVENT_TYPE_SHARDS } from '../storage/table-definitions.js';
 import type { UserEventRecord } from '../users/user-store.js';
 
@@ -52,6 +53,20 @@ export class TypeDayMarkers {
   /** Forgets markers whose write failed, so the next write retries them. */
   forget(tenantId: string, events: ReadonlyArray<Pick<UserEventRecord, 'type' | 'occurredAt'>>): void {
     for (const event of events) this.seen.delete(`${tenantId}\u0000${event.type}\u0000${event.occurredAt.slice(0, 10)}`);
+  }
+
+  /**
+   * Runs `write` with the put requests of the markers these events still need (maybe none);
+   * when it fails, the markers are forgotten, so the next write of such events retries them.
+   */
+  async writeWith(tenantId: string, events: ReadonlyArray<Pick<UserEventRecord, 'type' | 'occurredAt'>>, write: (markerRequests: string[]) => Promise<void>): Promise<void> {
+    const markers = this.newMarkers(tenantId, events);
+    try {
+      await write(markers.map(putRequestJson));
+    } catch (error) {
+      if (markers.length > 0) this.forget(tenantId, events);
+      throw error;
+    }
   }
 }
 

@@ -135,16 +135,20 @@ export function timelineBounds(from?: string, to?: string): { from?: string; to?
   return { from: from === undefined ? undefined : toIso(from, false), to: to === undefined ? undefined : toIso(to, true) };
 }
 
+/** `timelineBounds`, refusing a range whose `from` is after its `to` (400 naming `field`). */
+export function orderedTimelineBounds(from: string | undefined, to: string | undefined, field: string): { from?: string; to?: string } {
+  const bounds = timelineBounds(from, to);
+  if (bounds.from && bounds.to && bounds.from > bounds.to) throw new ValidationError('from is after to', [{ field, message: 'must not be after to' }]);
+  return bounds;
+}
+
 export async function listUserEvents(
   deps: EventServiceDeps,
   tenantId: string,
   userId: string,
   query: { type?: string; from?: string; to?: string; limit: number; cursor?: string },
 ): Promise<EventPage> {
-  const bounds = timelineBounds(query.from, query.to);
-  if (bounds.from && bounds.to && bounds.from > bounds.to) {
-    throw new ValidationError('from is after to', [{ field: 'query.from', message: 'must not be after to' }]);
-  }
+  const bounds = orderedTimelineBounds(query.from, query.to, 'query.from');
   if (!(await deps.directory.getProfile(tenantId, userId))) throw new NotFoundError(`no user ${userId}`);
   return deps.directory.timeline(tenantId, userId, { ...query, ...bounds });
 }

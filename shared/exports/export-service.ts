@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { NotFoundError, ValidationError } from '../errors/domain-errors.js';
-import { timelineBounds } from '../events/event-service.js';
+import { orderedTimelineBounds } from '../events/event-service.js';
 import type { PropertyRegistry } from '../properties/property-registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ExportInvocation } from './export-run.js';
@@ -33,10 +33,7 @@ export async function createExport(deps: ExportServiceDependencies, tenantId: st
     }
     spec = { kind: 'users', ...(input.properties ? { properties: [...new Set(input.properties)] } : {}) };
   } else {
-    const bounds = timelineBounds(input.from, input.to);
-    if (bounds.from && bounds.to && bounds.from > bounds.to) {
-      throw new ValidationError('from is after to', [{ field: 'body.from', message: 'must not be after to' }]);
-    }
+    const bounds = orderedTimelineBounds(input.from, input.to, 'body.from');
     spec = { kind: 'events', ...(input.types?.length ? { types: [...new Set(input.types)] } : {}), ...(bounds.from ? { from: bounds.from } : {}), ...(bounds.to ? { to: bounds.to } : {}) };
   }
   const now = new Date();

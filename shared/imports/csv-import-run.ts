@@ -458,19 +458,13 @@ const errorPartKey = (record: Pick<ImportRecord, 'tenantId' | 'importId'>, part:
 
 /**
  * The address as the upsert path will store it, so two spellings of one user (`zürich.ch` and
- * its punycode, full-width letters) never go to concurrent batches. ASCII, the common case, is
- * only trimmed and lower-cased, exactly as `normalizeEmail` does; an invalid address is a row
+ * its punycode, full-width letters) never go to concurrent batches; an invalid address is a row
  * error in its batch, keyed as given.
  */
 function overlapKey(email: string): string {
-  if (NON_ASCII.test(email)) {
-    const normalised = normalizeEmail(email);
-    if (normalised.ok) return normalised.email;
-  }
-  return email.trim().toLowerCase();
+  const normalised = normalizeEmail(email);
+  return normalised.ok ? normalised.email : email.trim().toLowerCase();
 }
-
-const NON_ASCII = /[^\u0000-\u007f]/;
 
 function overlaps(emails: Set<string>, inFlight: Set<string>): boolean {
   for (const email of emails) if (inFlight.has(email)) return true;

@@ -9,7 +9,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { attributeMapJson } from '../aws/attribute-value-codec.js';
-import { batchWriteAll, deleteRequestJson, putRequestJson } from '../aws/dynamo-batch.js';
+import { batchWriteAll, deleteRequestJson } from '../aws/dynamo-batch.js';
 import { DynamoServiceError, type DynamoJsonTransport } from '../aws/dynamo-json-transport.js';
 import { backoffDelayMs, createLimiter, sleep } from '../concurrency/limiter.js';
 import { eventItemJson, eventKeys, toEventRecord, TypeDayMarkers } from '../events/event-keys.js';
@@ -174,15 +174,7 @@ export class DynamoUserDirectory implements UserDirectory {
   async putEventsOnce(tenantId: string, events: UserEventRecord[]): Promise<number> {
     if (events.length === 0) return 0;
     // Markers first, as the batch path writes them with its events: an export finds every (type, day).
-    const markers = this.markers.newMarkers(tenantId, events);
-    if (markers.length > 0) {
-      try {
-        await batchWriteAll(this.transport, this.tables.eventsTable, markers.map(putRequestJson));
-      } catch (error) {
-        this.markers.forget(tenantId, events);
-        throw error;
-      }
-    }
+    await this.markers.writeWith(tenantId, events, (markers) => batchWriteAll(this.transport, this.tables.eventsTable, markers));
     const limit = createLimiter(10);
     const stored = await Promise.all(events.map((event) => limit(() => this.putEventOnce(tenantId, event))));
     return stored.filter(Boolean).length;

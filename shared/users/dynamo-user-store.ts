@@ -66,18 +66,9 @@ export class DynamoUserStore implements UserStore {
   async write(tenantId: string, writes: UserWriteSet): Promise<void> {
     const options = { limiter: this.limiter, onCapacity: this.options.onCapacity };
     // Markers go in the same batches as the events: an export finds every (type, day) written.
-    const markers = this.markers.newMarkers(tenantId, writes.events);
-    try {
-      await batchWriteAll(
-        this.transport,
-        this.options.eventsTable,
-        [...markers.map(putRequestJson), ...eventWriteRequests(tenantId, writes)],
-        options,
-      );
-    } catch (error) {
-      if (markers.length > 0) this.markers.forget(tenantId, writes.events);
-      throw error;
-    }
+    await this.markers.writeWith(tenantId, writes.events, (markers) =>
+      batchWriteAll(this.transport, this.options.eventsTable, [...markers, ...eventWriteRequests(tenantId, writes)], options),
+    );
     const userWrites = userWriteRequests(tenantId, writes);
     await batchWriteAll(this.transport, this.options.usersTable, userWrites, options);
   }

@@ -95,10 +95,10 @@ export async function upsertUsers(store: UserStore, context: UpsertContext, chan
       }
       working.set(email, state);
     }
-    const tooLarge = propertiesTooLarge(state.profile.properties, change.properties);
-    if (tooLarge) {
-      // Nothing of the row is applied; an untouched new user is not written.
-      outcomes[index] = { status: 'failed', field: largestProperty(change.properties), message: tooLarge };
+    // Nothing of a refused row is applied; an untouched new user is not written.
+    const refused = sizeRefusal(state.profile.properties, change.properties);
+    if (refused) {
+      outcomes[index] = refused;
       return;
     }
     seen.add(email);
@@ -132,6 +132,12 @@ export async function upsertUsers(store: UserStore, context: UpsertContext, chan
   }
   await store.write(context.tenantId, writes);
   return outcomes;
+}
+
+/** The outcome of a row that would grow its user past one item (naming its largest value), or undefined. */
+function sizeRefusal(current: Record<string, PropertyValue>, incoming: Record<string, PropertyValue>): UpsertOutcome | undefined {
+  const message = propertiesTooLarge(current, incoming);
+  return message ? { status: 'failed', field: largestProperty(incoming), message } : undefined;
 }
 
 /** Copies the values that differ into `properties` and names them in `changed`; `undefined` (an empty cell) erases nothing. */
@@ -293,21 +299,23 @@ async function upsertByExternalId(store: UserStore, context: UpsertContext, fall
         outcomes[index] = { status: 'skipped', reason: 'no user has this external ID or email (mode update_only)' };
         return;
       }
-      const tooLargeNew = propertiesTooLarge({}, change.properties);
-      if (tooLargeNew) {
-        outcomes[index] = { status: 'failed', field: largestProperty(change.properties), message: tooLargeNew };
+      // Checked before the new user takes its email, so a refused row leaves no trace.
+      const refused = sizeRefusal({}, change.properties);
+      if (refused) {
+        outcomes[index] = refused;
         return;
       }
       const userId = byEmail.freeIds.get(email) ?? byEmail.derivedIds.get(email)!;
       state = { profile: { userId, email, properties: {}, createdAt: now, updatedAt: now }, isNew: true, touched: false, claimsExternalId: false };
       working.set(userId, state);
       emailHolder.set(email, userId);
-    }
-    // Before any identity change, so a refused row changes nothing.
-    const tooLarge = propertiesTooLarge(state.profile.properties, change.properties);
-    if (tooLarge) {
-      outcomes[index] = { status: 'failed', field: largestProperty(change.properties), message: tooLarge };
-      return;
+    } else {
+      // Before any identity change, so a refused row changes nothing.
+      const refused = sizeRefusal(state.profile.properties, change.properties);
+      if (refused) {
+        outcomes[index] = refused;
+        return;
+      }
     }
     const userId = state.profile.userId;
     let identityChanged = false;

@@ -342,7 +342,7 @@ class PostgresSyncRun {
     // a value also names the row by its key, so the tenant can find it in their own table.
     const keyIndex = read.idIndex ?? read.plan.emailIndex;
     const keyName = read.columns[keyIndex]!.name;
-    const rowKey = (row: unknown[]) => `row with ${keyName} ${clipErrorValue(row[keyIndex]) ?? 'null'}: `;
+    const rowKey = (key: unknown) => `row with ${keyName} ${clipErrorValue(key) ?? 'null'}: `;
     rows.forEach((row, index) => {
       const line = first + index + 1;
       counts.rows += 1;
@@ -353,7 +353,7 @@ class PostgresSyncRun {
         const raw = row[column.index];
         const coerced = coerceValue(raw, columnTypes[at]!);
         if (!coerced.ok) {
-          errors.push({ line, column: column.column, value: clipErrorValue(raw), message: rowKey(row) + coerced.message });
+          errors.push({ line, column: column.column, value: clipErrorValue(raw), message: rowKey(row[keyIndex]) + coerced.message });
           return;
         }
         if (coerced.value !== undefined) properties[column.property] = coerced.value;
@@ -372,7 +372,7 @@ class PostgresSyncRun {
           // A property (the user would outgrow one item): its column, no value (it is the large one).
           const column = read.plan.properties.find((planned) => planned.property === outcome.field)?.column ?? outcome.field;
           const key = read.idIndex !== undefined ? change.externalId : change.email;
-          errors.push({ line: rowOf[index]!, column, message: `row with ${keyName} ${clipErrorValue(key) ?? 'null'}: ${outcome.message}` });
+          errors.push({ line: rowOf[index]!, column, message: rowKey(key) + outcome.message });
           return;
         }
         const column = outcome.field === 'email' ? emailColumn : (read.columns[read.idIndex ?? -1]?.name ?? outcome.field);
