@@ -162,9 +162,14 @@ export async function runCsvImport(
       const failures = await deps.imports.recordFailure(tenantId, importId, leaseId, event, current.failedEvent === event ? (current.failures ?? 0) : 0).catch(() => undefined);
       logger.error('import attempt failed', { importId, failures, error: error as Error });
       if (failures !== undefined && failures >= settings.maxFailures) {
+        // The row errors up to the last checkpoint are in saved parts: join them, so the failed
+        // import still offers its full error report (best effort: the failure itself must land).
+        const parts = (await deps.imports.get(tenantId, importId).catch(() => undefined))?.checkpoint?.errorParts ?? 0;
+        const hasErrorReport = parts > 0 && (await composeErrorReport(deps.blobs, current, parts).then(() => true, () => false));
         await deps.imports.finish(tenantId, importId, leaseId, {
           status: 'failed',
           finishedAt: new Date().toISOString(),
+          hasErrorReport,
           error: {
             code: 'import_failed',
             message: `the import stopped after ${failures} attempts failed on an internal error; the rows in counts are imported (some rows after them may be too); importing the file again completes it`,
@@ -429,7 +434,7 @@ class ImportRun {
   private async finish(): Promise<ImportRunResult> {
     if (!(await this.save(true))) return 'lease_lost';
     const parts = this.checkpoint!.errorParts;
-    if (parts > 0) await this.composeErrorReport(parts);
+    if (parts > 0) await composeErrorReport(this.deps.blobs, this.record, parts);
     const done = await this.deps.imports.finish(this.record.tenantId, this.record.importId, this.leaseId, {
       status: this.counts.failed > 0 ? 'completed_with_errors' : 'completed',
       finishedAt: new Date().toISOString(),
@@ -439,18 +444,17 @@ class ImportRun {
     if (done) recordRows('csv', this.counts);
     return done ? 'completed' : 'lease_lost';
   }
+}
 
-  /** Joins the parts into `errors/<tenant>/<importId>.csv` (streamed, any size) and removes them. */
-  private async composeErrorReport(parts: number): Promise<void> {
-    const blobs = this.deps.blobs;
-    const partKeys = Array.from({ length: parts }, (_, index) => errorPartKey(this.record, index + 1));
-    async function* body() {
-      yield Buffer.from(`\uFEFF${stringify([['line', 'column', 'value', 'message']])}`, 'utf8');
-      for (const key of partKeys) yield* await blobs.read(key);
-    }
-    await blobs.upload(errorReportKey(this.record), Readable.from(body()), 'text/csv; charset=utf-8');
-    await blobs.delete(partKeys);
+/** Joins the parts into `errors/<tenant>/<importId>.csv` (streamed, any size) and removes them. */
+async function composeErrorReport(blobs: BlobStore, record: Pick<ImportRecord, 'tenantId' | 'importId'>, parts: number): Promise<void> {
+  const partKeys = Array.from({ length: parts }, (_, index) => errorPartKey(record, index + 1));
+  async function* body() {
+    yield Buffer.from(`\uFEFF${stringify([['line', 'column', 'value', 'message']])}`, 'utf8');
+    for (const key of partKeys) yield* await blobs.read(key);
   }
+  await blobs.upload(errorReportKey(record), Readable.from(body()), 'text/csv; charset=utf-8');
+  await blobs.delete(partKeys);
 }
 
 const errorPartKey = (record: Pick<ImportRecord, 'tenantId' | 'importId'>, part: number) =>

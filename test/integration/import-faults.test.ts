@@ -1,7 +1,7 @@
 import { Transform, type Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { defaultImportRunSettings, runCsvImport } from '../../shared/imports/csv-import-run.js';
-import { createImport } from '../../shared/imports/import-service.js';
+import { createImport, getImport } from '../../shared/imports/import-service.js';
 import { uploadKey } from '../../shared/imports/upload-key.js';
 import type { BlobStore } from '../../shared/storage/blob-store.js';
 import { userStore } from '../../shared/wiring/stores.js';
@@ -116,6 +116,44 @@ describe('S3 read errors mid-stream', () => {
     expect(stored).toBeLessThanOrEqual(record.counts.created + settings.batchesInFlight * settings.batchSize);
     // A late redelivery does not restart it.
     expect(await runCsvImport(deps, trigger, () => 15 * 60_000, settings)).toBe('ignored');
+  }, 120_000);
+
+  it('an import failed after three attempts still offers the full error report of the rows it read', async () => {
+    const tenantId = uniqueTenant('fault');
+    const rows = 3_000;
+    // Every 100th row has an invalid email: the first batches (committed before DynamoDB fails) carry row errors.
+    const csv = `email,plan\n${Array.from({ length: rows }, (_, i) => (i % 100 === 7 ? `broken${i}-at-example.com,p` : `report${i}@example.com,p`)).join('\n')}\n`;
+    const created = await createImport({ imports, blobs, maxUploadBytes: 5 * 1024 ** 3 }, tenantId, {});
+    const importId = created.body.importId;
+    await blobs.put(uploadKey(tenantId, importId), Buffer.from(csv), 'text/csv');
+    const real = userStore(env);
+    let writes = 0;
+    const failing = Object.assign(Object.create(real) as typeof real, {
+      write: async (...args: Parameters<typeof real.write>) => {
+        writes += 1;
+        if (writes > 3) throw new Error('InternalServerError: service unavailable');
+        return real.write(...args);
+      },
+    });
+    const deps = { imports, users: failing, registry, blobs, continueLater: async () => undefined };
+    const trigger = { kind: 'upload' as const, tenantId, importId, size: Buffer.byteLength(csv), sequencer: 'seq-report' };
+    const settings = { ...defaultImportRunSettings, saveEveryMs: 0, batchSize: 100, batchesInFlight: 1 };
+    await expect(runCsvImport(deps, trigger, () => 15 * 60_000, settings)).rejects.toThrow(/service unavailable/);
+    await expect(runCsvImport(deps, trigger, () => 15 * 60_000, settings)).rejects.toThrow(/service unavailable/);
+    expect(await runCsvImport(deps, trigger, () => 15 * 60_000, settings)).toBe('failed');
+
+    const view = await getImport({ imports, blobs, maxUploadBytes: 5 * 1024 ** 3 }, tenantId, importId);
+    expect(view).toMatchObject({ status: 'failed', error: { code: 'import_failed' } });
+    expect(view.errorCount).toBeGreaterThan(0);
+    expect(view.errorReportUrl).toMatch(/^http/);
+    const report = (await (await fetch(view.errorReportUrl!)).text()).split(/\r?\n/).filter(Boolean);
+    expect(report[0]).toBe('line,column,value,message');
+    // One line per counted error, each naming its row (header = line 1, row i is line i + 2).
+    expect(report.slice(1)).toHaveLength(view.errorCount);
+    expect(report[1]).toMatch(/^9,email,broken7-at-example\.com,/);
+    // The parts were joined and removed.
+    const parts = await blobs.read(`errors/${tenantId}/${importId}/part-000001.csv`).then(() => 'present', () => 'gone');
+    expect(parts).toBe('gone');
   }, 120_000);
 
   it('a crashed invocation (lease still held, nothing released): the retry is busy until the lease lapses, then resumes and completes exactly', async () => {
